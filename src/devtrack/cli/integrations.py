@@ -1,0 +1,348 @@
+"""``devtrack integrations …``: list, show, set, unset, enable, disable, test, data."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
+from typing import Annotated, Any, TypeVar
+
+import typer
+from rich.table import Table
+
+from .. import redact
+from ..credentials import CredentialStoreError
+from ..integrations.contract import ConnectionResult, IntegrationData
+from ..integrations.manager import CredentialsInvalid, IntegrationManager, PluginStatus, get_manager
+from ..integrations.registry import RegistryError, UnknownIntegration
+from .output import JSON_OPTION, console, emit_json, err_console, fail, say, warn
+
+app = typer.Typer(help="Connect, test and read your integrations.", no_args_is_help=True)
+
+T = TypeVar("T")
+
+ID_ARG = typer.Argument(..., help="Integration id, e.g. github, vercel, aws-ec2.")
+
+
+@contextmanager
+def _errors(as_json: bool) -> Iterator[None]:
+    """Turn the known failures of the core into clear messages and exit status 1."""
+    try:
+        yield
+    except UnknownIntegration as exc:
+        fail(str(exc), as_json=as_json, kind="not_found")
+    except CredentialsInvalid as exc:
+        if as_json:
+            emit_json({"ok": False, "error": {"kind": "config", "message": str(exc), "fields": exc.errors}})
+            raise typer.Exit(1) from None
+        fail(str(exc), kind="config")
+    except (CredentialStoreError, RegistryError) as exc:
+        fail(str(exc), as_json=as_json, kind="config")
+
+
+def _manager(as_json: bool) -> IntegrationManager:
+    with _errors(as_json):
+        manager = get_manager()
+        for problem in manager.registry.problems:
+            warn(problem)
+        for w in manager.store.warnings():
+            warn(w)
+        return manager
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _status_json(st: PluginStatus) -> dict[str, Any]:
+    return {
+        "id": st.id,
+        "name": st.name,
+        "description": st.description,
+        "docs_url": st.docs_url,
+        "enabled": st.enabled,
+        "configured": st.configured,
+        "last_tested": st.last_tested.isoformat() if st.last_tested else None,
+        "test_result": _result_json(st.id, st.test_result) if st.test_result else None,
+        "fields": [
+            {
+                "key": f.key,
+                "label": f.label,
+                "kind": str(f.kind),
+                "secret": f.secret,
+                "required": f.required,
+                "help": f.help,
+                "placeholder": f.placeholder,
+            }
+            for f in st.fields
+        ],
+    }
+
+
+def _result_json(plugin_id: str, r: ConnectionResult) -> dict[str, Any]:
+    return {
+        "id": plugin_id,
+        "ok": r.ok,
+        "status": str(r.kind),
+        "message": r.message,
+        "elapsed_ms": round(r.elapsed_ms, 1),
+        "details": r.details,
+    }
+
+
+def _data_json(d: IntegrationData) -> dict[str, Any]:
+    return {
+        "id": d.id,
+        "fetched_at": d.fetched_at.isoformat(),
+        "health": d.health.model_dump(mode="json"),
+        "events": [e.model_dump(mode="json") for e in d.events],
+        "records": d.records.model_dump(mode="json"),
+        "error": _result_json(d.id, d.error) if d.error else None,
+    }
+
+
+def _dot(st: PluginStatus) -> str:
+    if st.test_result is None:
+        return "[dim]○ never tested[/]"
+    if st.test_result.ok:
+        return "[green]● passing[/]"
+    return f"[red]● {st.test_result.kind}[/]"
+
+
+@app.command("list")
+def list_(as_json: bool = JSON_OPTION) -> None:
+    """List every integration: enabled, configured, last test."""
+    manager = _manager(as_json)
+    with _errors(as_json):
+        statuses = manager.statuses()
+    if as_json:
+        emit_json([_status_json(s) for s in statuses])
+        return
+    table = Table(title="Integrations", title_justify="left")
+    for col in ("id", "name", "enabled", "configured", "last test"):
+        table.add_column(col)
+    for st in statuses:
+        table.add_row(
+            st.id,
+            st.name,
+            "[green]yes[/]" if st.enabled else "[dim]no[/]",
+            "[green]yes[/]" if st.configured else "[yellow]no[/]",
+            _dot(st) + (f" [dim]{st.last_tested:%Y-%m-%d %H:%M}[/]" if st.last_tested else ""),
+        )
+    console.print(table)
+
+
+@app.command()
+def show(plugin_id: str = ID_ARG, as_json: bool = JSON_OPTION) -> None:
+    """Show one integration, its fields and its stored credentials (masked)."""
+    manager = _manager(as_json)
+    with _errors(as_json):
+        doc = manager.store.read()
+        st = manager.status(plugin_id, doc)
+        masked = manager.masked(plugin_id, doc)
+        overrides = sorted(manager.env_overrides(plugin_id))
+        cls = manager.plugin_class(plugin_id)
+    if as_json:
+        emit_json(
+            _status_json(st)
+            | {
+                "credentials": masked,
+                "env_overrides": overrides,
+                "setup_guide": cls.setup_guide,
+                "store": str(manager.store.path),
+            }
+        )
+        return
+    say(f"[bold]{st.name}[/] ({st.id}) — {st.description}")
+    say(f"docs: {st.docs_url}")
+    say(f"enabled: {'yes' if st.enabled else 'no'}   configured: {'yes' if st.configured else 'no'}   {_dot(st)}")
+    if st.test_result:
+        say(f"last test: {st.test_result.message}")
+    table = Table(title_justify="left")
+    for col in ("field", "label", "kind", "required", "stored"):
+        table.add_column(col)
+    for f in st.fields:
+        stored = masked.get(f.key, "")
+        if f.key in overrides:
+            stored += " [cyan](env override)[/]"
+        table.add_row(f.key, f.label, str(f.kind) + (" 🔒" if f.secret else ""),
+                      "yes" if f.required else "", stored)
+    console.print(table)
+    if cls.setup_guide:
+        say(f"\n[bold]Setup[/]\n{cls.setup_guide}")
+    say(f"\n[dim]credentials file: {manager.store.path}[/]")
+
+
+def _parse_pairs(manager: IntegrationManager, plugin_id: str, pairs: list[str]) -> dict[str, str | None]:
+    """``FIELD=VALUE`` pairs; a bare secret ``FIELD`` is prompted for with hidden input."""
+    fields = {f.key: f for f in manager.plugin_class(plugin_id).credentials_model.fields()}
+    values: dict[str, str | None] = {}
+    if not pairs:  # interactive: every field, blank keeps
+        for f in fields.values():
+            values[f.key] = typer.prompt(
+                f"{f.label} (blank keeps the stored value)",
+                default="", show_default=False, hide_input=f.secret,
+            ) or None
+        return values
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        key = key.strip()
+        if not sep:
+            if key in fields and fields[key].secret:
+                value = typer.prompt(f"{fields[key].label}", hide_input=True)
+            else:
+                raise CredentialsInvalid(plugin_id, {key: "expected FIELD=VALUE"})
+        values[key] = value
+    return values
+
+
+@app.command("set")
+def set_(
+    plugin_id: str = ID_ARG,
+    pairs: Annotated[list[str] | None, typer.Argument(help="FIELD=VALUE pairs; a secret FIELD alone is prompted for.")] = None,
+    as_json: bool = JSON_OPTION,
+) -> None:
+    """Save credentials, merged with what is stored; validated before anything is written."""
+    manager = _manager(as_json)
+    with _errors(as_json):
+        values = _parse_pairs(manager, plugin_id, list(pairs or []))
+        manager.set_credentials(plugin_id, values)
+        masked = manager.masked(plugin_id)
+    if as_json:
+        emit_json({"ok": True, "id": plugin_id, "credentials": masked})
+        return
+    say(f"[green]✓[/] saved {plugin_id} credentials: " + ", ".join(f"{k}={v}" for k, v in masked.items()))
+    say(f"  test them with: devtrack integrations test {plugin_id}")
+
+
+@app.command()
+def unset(
+    plugin_id: str = ID_ARG,
+    keys: Annotated[list[str] | None, typer.Argument(help="Fields to remove (default: all).")] = None,
+    as_json: bool = JSON_OPTION,
+) -> None:
+    """Remove some or all stored credentials of an integration."""
+    manager = _manager(as_json)
+    with _errors(as_json):
+        manager.unset(plugin_id, keys or None)
+        masked = manager.masked(plugin_id)
+    if as_json:
+        emit_json({"ok": True, "id": plugin_id, "credentials": masked})
+        return
+    say(f"[green]✓[/] removed {', '.join(keys) if keys else 'all'} stored credentials of {plugin_id}")
+
+
+def _toggle(plugin_id: str, enabled: bool, as_json: bool) -> None:
+    manager = _manager(as_json)
+    with _errors(as_json):
+        manager.set_enabled(plugin_id, enabled)
+    if as_json:
+        emit_json({"ok": True, "id": plugin_id, "enabled": enabled})
+    else:
+        say(f"[green]✓[/] {plugin_id} {'enabled' if enabled else 'disabled'}")
+
+
+@app.command()
+def enable(plugin_id: str = ID_ARG, as_json: bool = JSON_OPTION) -> None:
+    """Enable an integration."""
+    _toggle(plugin_id, True, as_json)
+
+
+@app.command()
+def disable(plugin_id: str = ID_ARG, as_json: bool = JSON_OPTION) -> None:
+    """Disable an integration (its credentials stay stored)."""
+    _toggle(plugin_id, False, as_json)
+
+
+def _run_with_progress(
+    label: str, ids: list[str], one: Callable[[str], Awaitable[T]], as_json: bool
+) -> list[T]:
+    """Run ``one`` for every id concurrently, with a live progress display for people."""
+
+    async def run_all() -> list[T]:
+        if as_json or len(ids) < 2 or not err_console.is_terminal:
+            return list(await asyncio.gather(*(one(i) for i in ids)))
+        from rich.progress import Progress, SpinnerColumn, TextColumn
+
+        with Progress(SpinnerColumn(), TextColumn("{task.description}"), console=err_console, transient=True) as prog:
+            task = prog.add_task(f"{label} {len(ids)} integrations…", total=len(ids))
+
+            async def tracked(i: str) -> T:
+                out = await one(i)
+                prog.advance(task)
+                prog.update(task, description=f"{label}: {i} done")
+                return out
+
+            return list(await asyncio.gather(*(tracked(i) for i in ids)))
+
+    return asyncio.run(run_all())
+
+
+def _pick(manager: IntegrationManager, plugin_id: str | None, all_: bool, as_json: bool, what: str) -> list[str]:
+    if all_ == (plugin_id is not None):
+        fail(f"give one integration id or --all (e.g. devtrack integrations {what} github)", as_json=as_json, kind="config", code=2)
+    if plugin_id is not None:
+        with _errors(as_json):
+            manager.plugin_class(plugin_id)
+        return [plugin_id]
+    return []
+
+
+@app.command()
+def test(
+    plugin_id: Annotated[str | None, typer.Argument(help="Integration id.")] = None,
+    all_: Annotated[bool, typer.Option("--all", help="Test every integration.")] = False,
+    as_json: bool = JSON_OPTION,
+) -> None:
+    """Test connections; exits 1 when any tested integration failed."""
+    manager = _manager(as_json)
+    ids = _pick(manager, plugin_id, all_, as_json, "test") or manager.ids()
+    with _errors(as_json):
+        if len(ids) == 1:
+            results = [(ids[0], asyncio.run(manager.test(ids[0])))]
+        else:
+            results = _run_with_progress("testing", ids, lambda i: manager.test(i, record=False), as_json)
+            results = list(zip(ids, results))
+            manager._record_many(results)
+    if as_json:
+        out = [_result_json(i, r) for i, r in results]
+        emit_json(out if all_ else out[0])
+    else:
+        table = Table(title="Connection tests", title_justify="left")
+        for col in ("id", "result", "message", "time"):
+            table.add_column(col)
+        for i, r in results:
+            table.add_row(i, "[green]ok[/]" if r.ok else f"[red]{r.kind}[/]", redact.redactor(r.message), f"{r.elapsed_ms:.0f} ms")
+        console.print(table)
+    if not all(r.ok for _, r in results):
+        raise typer.Exit(1)
+
+
+@app.command()
+def data(
+    plugin_id: Annotated[str | None, typer.Argument(help="Integration id.")] = None,
+    all_: Annotated[bool, typer.Option("--all", help="Every enabled, configured integration.")] = False,
+    as_json: bool = JSON_OPTION,
+) -> None:
+    """Fetch data (health, events, records); exits 1 when any fetch failed."""
+    manager = _manager(as_json)
+    with _errors(as_json):
+        ids = _pick(manager, plugin_id, all_, as_json, "data") or manager.fetchable()
+        results = _run_with_progress("fetching", ids, manager.fetch, as_json)
+    if as_json:
+        out = [_data_json(d) for d in results]
+        emit_json(out if all_ else out[0])
+    else:
+        for d in results:
+            colour = {"healthy": "green", "degraded": "yellow", "down": "red"}.get(d.health.status, "dim")
+            say(f"[bold]{d.id}[/] [{colour}]{d.health.status}[/] {d.health.detail}")
+            if d.error:
+                say(f"  [red]{d.error.kind}[/]: {d.error.message}")
+            counts = d.records.non_empty()
+            if counts:
+                say("  records: " + ", ".join(f"{k} {v}" for k, v in counts.items()))
+            for e in d.events[:5]:
+                colour = {"error": "red", "warning": "yellow"}.get(e.severity, "dim")
+                when = f"{e.time:%Y-%m-%d %H:%M}" if e.time else ""
+                say(f"  [{colour}]•[/] {when} {e.title}")
+        if not results:
+            say("No enabled, configured integrations. See: devtrack integrations list")
+    if any(d.error for d in results):
+        raise typer.Exit(1)

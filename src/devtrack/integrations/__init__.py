@@ -1,0 +1,1 @@
+"""The integration system: contract, registry, manager and the built-in plugins."""

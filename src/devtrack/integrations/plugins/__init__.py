@@ -1,0 +1,1 @@
+"""The built-in plugins, one module each. Modules import only the contract at import time."""
