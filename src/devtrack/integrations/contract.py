@@ -15,11 +15,12 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
 from datetime import datetime, timezone
 from enum import StrEnum
 from typing import Any, ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationInfo, field_validator
 
 __all__ = [
     "FieldKind",
@@ -38,6 +39,11 @@ __all__ = [
     "Integration",
     "utcnow",
 ]
+
+
+#: Absolute ``time.monotonic()`` by which the current plugin call must finish. The manager
+#: sets it; the HTTP layer reads it so it never sleeps on a ``Retry-After`` it cannot afford.
+DEADLINE: ContextVar[float | None] = ContextVar("devtrack_deadline", default=None)
 
 
 def utcnow() -> datetime:
@@ -160,15 +166,17 @@ class Credentials(BaseModel):
     def is_configured(self) -> bool:
         return not self.missing()
 
-    @model_validator(mode="after")
-    def _check_urls(self) -> Credentials:
+    @field_validator("*", mode="after")
+    @classmethod
+    def _check_url(cls, value: Any, info: ValidationInfo) -> Any:
         """URL fields must be absolute http(s) URLs; plain http only for loopback hosts."""
-        for f in self.fields():
-            if f.kind == FieldKind.URL and (raw := self.value(f.key)):
-                problem = url_problem(raw)
-                if problem:
-                    raise ValueError(f"{f.label}: {problem}")
-        return self
+        finfo = cls.model_fields.get(info.field_name or "")
+        extra = finfo.json_schema_extra if finfo and isinstance(finfo.json_schema_extra, dict) else {}
+        if extra.get("kind") == FieldKind.URL and isinstance(value, str) and value:
+            problem = url_problem(value)
+            if problem:
+                raise ValueError(problem)
+        return value
 
     def value(self, key: str) -> str | None:
         """The plain value of a field (secrets revealed): only for the code that sends it."""

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import time
 from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime
 from typing import Any
@@ -19,6 +20,7 @@ from pydantic import BaseModel, ValidationError
 from .. import redact
 from ..credentials import CredentialStore, Doc
 from .contract import (
+    DEADLINE,
     ConnectionResult,
     CredentialField,
     Credentials,
@@ -299,8 +301,13 @@ class IntegrationManager:
                 )
             plugin = self.plugin(plugin_id)
             method = plugin.test_connection if call == "test" else plugin.get_data
-            async with asyncio.timeout(self.deadline(plugin_id)):
-                out = await method(creds)
+            budget = self.deadline(plugin_id)
+            token = DEADLINE.set(time.monotonic() + budget)
+            try:
+                async with asyncio.timeout(budget):
+                    out = await method(creds)
+            finally:
+                DEADLINE.reset(token)
             if not isinstance(out, ConnectionResult | IntegrationData):
                 raise TypeError(f"{call} returned {type(out).__name__}")
             return out
