@@ -20,6 +20,7 @@ app = typer.Typer(
 )
 app.add_typer(integrations_app, name="integrations")
 app.add_typer(__import__("devtrack.cli.sandbox", fromlist=["app"]).app, name="sandbox")
+app.command("serve")(__import__("devtrack.cli.serve", fromlist=["serve"]).serve)
 
 
 def _version(value: bool) -> None:

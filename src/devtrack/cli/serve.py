@@ -1,0 +1,108 @@
+"""``devtrack serve``: the web app on 127.0.0.1, safe by default.
+
+Imported by every ``devtrack`` command, so FastAPI, uvicorn and the sandbox are imported
+only inside the command.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from .output import fail, say, warn
+
+if TYPE_CHECKING:
+    from ..integrations.manager import IntegrationManager
+
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PORT = 8765
+
+
+def serve(
+    host: Annotated[str, typer.Option("--host", help="Address to bind. Non-loopback needs an access token.")] = DEFAULT_HOST,
+    port: Annotated[int, typer.Option("--port", help="Port to bind (0 picks a free one).")] = DEFAULT_PORT,
+    sandbox: Annotated[bool, typer.Option("--sandbox", help="Run against local emulators of every service.")] = False,
+    token: Annotated[str | None, typer.Option(
+        "--token", envvar="DEVTRACK_ACCESS_TOKEN", show_envvar=True,
+        help="Access token every request must carry (required off loopback).",
+    )] = None,
+    allow_host: Annotated[list[str] | None, typer.Option(
+        "--allow-host", help="Extra Host name to accept, e.g. a LAN name (repeatable).",
+    )] = None,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log every request.")] = False,
+) -> None:
+    """Serve the web app: Settings → Integrations, AI Providers and the JSON API."""
+    from ..web.security import BindRefused, check_bind, default_allowed_hosts
+    from ..web.server import bind_socket, make_server, url_of
+
+    try:
+        check_bind(host, token)
+    except BindRefused as exc:
+        fail(str(exc), code=2)
+    with _sandboxed(sandbox) as manager:
+        from ..integrations.manager import get_manager
+        from ..web import create_app
+
+        manager = manager or get_manager()
+        for problem in [*manager.registry.problems, *manager.store.warnings()]:
+            warn(problem)
+        app = create_app(manager, access_token=token,
+                         allowed_hosts=default_allowed_hosts(host) + list(allow_host or []))
+        try:
+            sock = bind_socket(host, port)
+        except OSError as exc:
+            fail(f"cannot listen on {host}:{port}: {exc.strerror or exc}. Pick another with --port.")
+        server = make_server(app, log_level="info" if verbose else "warning", access_log=verbose)
+        url = url_of(sock)
+        say(f"DevTrack is running at [bold]{url}[/]" + (" (sandbox)" if sandbox else ""))
+        if token:
+            say("  every request needs the access token (log in at /login, or send Authorization: Bearer)")
+        say("  press Ctrl+C to stop")
+        try:
+            server.run(sockets=[sock])
+        finally:
+            sock.close()
+
+
+class _sandboxed:
+    """The manager to serve: the usual one, or one bound to a running sandbox (stopped on exit)."""
+
+    def __init__(self, enabled: bool) -> None:
+        self.enabled = enabled
+        self.sandbox: object | None = None
+        self.tmp: str | None = None
+
+    def __enter__(self) -> IntegrationManager | None:
+        if not self.enabled:
+            return None
+        import os
+        import tempfile
+        from pathlib import Path
+
+        from ..credentials import CredentialStore
+        from ..integrations.manager import IntegrationManager
+
+        try:
+            from ..sandbox import Sandbox
+        except ImportError:
+            fail("the sandbox is not part of this version of DevTrack yet", kind="unavailable")
+        say("starting the sandbox's emulators…")
+        try:
+            sb = Sandbox().start()
+        except Exception as exc:
+            fail(f"the sandbox did not start: {exc}")
+        self.sandbox = sb
+        self.tmp = tempfile.mkdtemp(prefix="devtrack-sandbox-")
+        path = sb.write_credentials(Path(self.tmp) / "credentials.json")
+        environ = {k: v for k, v in os.environ.items() if not k.startswith("DEVTRACK_")} | sb.env()
+        return IntegrationManager(store=CredentialStore(path), environ=environ)
+
+    def __exit__(self, *exc: object) -> None:
+        if self.sandbox is not None:
+            self.sandbox.stop()  # type: ignore[attr-defined]
+        if self.tmp is not None:
+            import shutil
+
+            shutil.rmtree(self.tmp, ignore_errors=True)
+            say("sandbox stopped; its credentials were discarded")

@@ -1,0 +1,75 @@
+"""The app factory: pages, JSON API, static files and the security middleware, wired once.
+
+The app talks to an :class:`IntegrationManager` only (never files or HTTP details), so tests
+and the sandbox pass their own manager and everything else follows.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
+from fastapi.templating import Jinja2Templates
+
+from .. import __version__
+from ..integrations.manager import IntegrationManager, get_manager
+from . import api, errors, pages
+from .ai import AiProviders, default_ai_providers
+from .render import install_filters
+from .security import ASGIApp, Guard, SecurityMiddleware, default_allowed_hosts
+
+HERE = Path(__file__).parent
+
+
+def create_app(
+    manager: IntegrationManager | None = None,
+    *,
+    access_token: str | None = None,
+    allowed_hosts: Iterable[str] | None = None,
+    ai: AiProviders | None = None,
+    ai_proxy: ASGIApp | None = None,
+) -> FastAPI:
+    """Build the web app.
+
+    ``allowed_hosts`` defaults to the loopback names; ``access_token`` makes every request
+    need the token; ``ai`` swaps the AI provider backend; ``ai_proxy`` is mounted at ``/ai``
+    (it must check its own token and refuse browser origins: the form CSRF rules skip it).
+    """
+    manager = manager or get_manager()
+    app = FastAPI(
+        title="DevTrack",
+        version=__version__,
+        description="Local API of DevTrack: the `devtrack integrations` commands over HTTP. "
+        "State-changing calls need `Origin` set to this server and an `X-CSRF-Token` from "
+        "`GET /api/v1/session` (or, when an access token is configured, `Authorization: Bearer`).",
+        docs_url=None,
+        redoc_url=None,
+        default_response_class=errors.SafeJSONResponse,
+    )
+    guard = Guard(access_token)
+    templates = Jinja2Templates(directory=str(HERE / "templates"))
+    install_filters(templates.env)
+    state: dict[str, Any] = {
+        "manager": manager,
+        "guard": guard,
+        "ai": ai or default_ai_providers(manager),
+        "templates": templates,
+    }
+    for key, value in state.items():
+        setattr(app.state, key, value)
+    app.include_router(api.router)
+    app.include_router(pages.router)
+    app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
+    if ai_proxy is not None:
+        app.mount("/ai", ai_proxy)
+    errors.install(app)
+    app.add_middleware(
+        SecurityMiddleware,  # type: ignore[arg-type]
+        guard=guard,
+        allowed_hosts=list(allowed_hosts) if allowed_hosts is not None else default_allowed_hosts(),
+        exempt_prefixes=("/ai/",) if ai_proxy is not None else (),
+    )
+    return app

@@ -1,0 +1,196 @@
+"""The HTML pages: Settings → Integrations, Settings → AI Providers, login, API docs.
+
+Every form works without JavaScript (post, then redirect back); ``static/app.js`` only adds
+the loading state and in-place updates. Secrets are never rendered: secret inputs are always
+empty and the stored value appears only as ``manager.masked()`` gives it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import quote
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+
+from ..integrations.manager import CredentialsInvalid, IntegrationManager, env_key
+from .ai import AiProviders
+from .security import AUTH_COOKIE, Guard
+
+router = APIRouter(include_in_schema=False)
+
+
+def _render(request: Request, name: str, status_code: int = 200, **context: Any) -> HTMLResponse:
+    guard: Guard = request.app.state.guard
+    context |= {
+        "request": request,
+        "csrf_token": guard.csrf_token(request.state.session_id),
+        "auth_enabled": bool(guard.access_token),
+        "path": request.url.path,
+    }
+    return request.app.state.templates.TemplateResponse(request, name, context, status_code=status_code)
+
+
+def _back(url: str) -> RedirectResponse:
+    return RedirectResponse(url, status_code=303)
+
+
+def _manager(request: Request) -> IntegrationManager:
+    return request.app.state.manager  # type: ignore[no-any-return]
+
+
+@router.get("/")
+def home() -> Response:
+    """Settings is the only page for now; the dashboard views take ``/`` later."""
+    return _back("/settings/integrations")
+
+
+@router.get("/settings")
+def settings() -> Response:
+    return _back("/settings/integrations")
+
+
+# ---------------------------------------------------------------------- integrations
+
+
+def _integrations_page(
+    request: Request,
+    plugin_id: str | None,
+    *,
+    errors: dict[str, str] | None = None,
+    typed: dict[str, str] | None = None,
+    status_code: int = 200,
+) -> HTMLResponse:
+    manager = _manager(request)
+    doc = manager.store.read()
+    statuses = [manager.status(i, doc) for i in manager.ids()]
+    selected_id = plugin_id or (statuses[0].id if statuses else None)
+    selected = None
+    if selected_id is not None:
+        cls = manager.plugin_class(selected_id)
+        masked = manager.masked(selected_id, doc)
+        selected = {
+            "status": manager.status(selected_id, doc),
+            "masked": masked,
+            "overrides": {k: env_key(selected_id, k) for k in manager.env_overrides(selected_id)},
+            "setup_guide": cls.setup_guide,
+            "values": {f.key: (typed or {}).get(f.key, masked.get(f.key, ""))
+                       for f in cls.credentials_model.fields() if not f.secret},
+        }
+    return _render(
+        request, "integrations.html", status_code,
+        statuses=statuses, selected=selected, errors=errors or {},
+        flash=request.query_params.get("flash", ""), problems=manager.registry.problems,
+        warnings=manager.store.warnings(),
+    )
+
+
+@router.get("/settings/integrations", response_class=HTMLResponse)
+def integrations(request: Request) -> HTMLResponse:
+    return _integrations_page(request, None)
+
+
+@router.get("/settings/integrations/{plugin_id}", response_class=HTMLResponse)
+def integration(plugin_id: str, request: Request) -> HTMLResponse:
+    _manager(request).plugin_class(plugin_id)
+    return _integrations_page(request, plugin_id)
+
+
+@router.post("/settings/integrations/{plugin_id}/credentials")
+async def save_credentials(plugin_id: str, request: Request) -> Response:
+    manager = _manager(request)
+    model = manager.plugin_class(plugin_id).credentials_model
+    form = await request.form()
+    values = {f.key: str(form.get(f.key) or "").strip() or None for f in model.fields()}
+    try:
+        manager.set_credentials(plugin_id, values)
+    except CredentialsInvalid as exc:
+        typed = {f.key: values[f.key] or "" for f in model.fields() if not f.secret}
+        return _integrations_page(request, plugin_id, errors=exc.errors, typed=typed, status_code=422)
+    return _back(f"/settings/integrations/{quote(plugin_id)}?flash=saved")
+
+
+@router.post("/settings/integrations/{plugin_id}/enabled")
+async def set_enabled(plugin_id: str, request: Request) -> Response:
+    form = await request.form()
+    _manager(request).set_enabled(plugin_id, form.get("enabled") == "1")
+    return _back(f"/settings/integrations/{quote(plugin_id)}")
+
+
+@router.post("/settings/integrations/{plugin_id}/test")
+async def test(plugin_id: str, request: Request) -> Response:
+    manager = _manager(request)
+    manager.plugin_class(plugin_id)
+    await manager.test(plugin_id)
+    return _back(f"/settings/integrations/{quote(plugin_id)}?flash=tested")
+
+
+# ---------------------------------------------------------------------- AI providers
+
+
+def _ai(request: Request) -> AiProviders:
+    return request.app.state.ai  # type: ignore[no-any-return]
+
+
+@router.get("/settings/ai", response_class=HTMLResponse)
+def ai_page(request: Request) -> HTMLResponse:
+    ai = _ai(request)
+    return _render(
+        request, "ai.html", providers=ai.statuses(), helicone=ai.helicone(),
+        flash=request.query_params.get("flash", ""), flash_id=request.query_params.get("id", ""),
+    )
+
+
+@router.post("/settings/ai/{provider_id}/key")
+async def ai_save(provider_id: str, request: Request) -> Response:
+    form = await request.form()
+    _ai(request).set_key(provider_id, str(form.get("api_key") or ""))
+    return _back(f"/settings/ai?flash=saved&id={quote(provider_id)}#ai-{quote(provider_id)}")
+
+
+@router.post("/settings/ai/{provider_id}/test")
+async def ai_test(provider_id: str, request: Request) -> Response:
+    await _ai(request).test(provider_id)
+    return _back(f"/settings/ai?flash=tested&id={quote(provider_id)}#ai-{quote(provider_id)}")
+
+
+# ---------------------------------------------------------------------- login
+
+
+@router.get("/login", response_class=HTMLResponse)
+def login_page(request: Request) -> Response:
+    if not request.app.state.guard.access_token:
+        return _back("/")
+    return _render(request, "login.html", error="", next=_safe_next(request.query_params.get("next")))
+
+
+@router.post("/login")
+async def login(request: Request) -> Response:
+    guard: Guard = request.app.state.guard
+    form = await request.form()
+    target = _safe_next(str(form.get("next") or ""))
+    if not guard.check_token(str(form.get("token") or "")):
+        return _render(request, "login.html", 401, error="That access token is not right.", next=target)
+    response = _back(target)
+    response.set_cookie(AUTH_COOKIE, guard.auth_cookie_value(), httponly=True, samesite="strict", path="/")
+    return response
+
+
+@router.post("/logout")
+def logout() -> Response:
+    response = _back("/login")
+    response.delete_cookie(AUTH_COOKIE, path="/")
+    return response
+
+
+def _safe_next(target: str | None) -> str:
+    """Only same-site paths: ``//evil.example`` or absolute URLs become ``/``."""
+    if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
+        return "/"
+    return target
+
+
+@router.get("/docs", response_class=HTMLResponse)
+def docs(request: Request) -> HTMLResponse:
+    """Swagger UI without inline script (FastAPI's own page would break the CSP)."""
+    return _render(request, "docs.html")
