@@ -1,0 +1,1 @@
+"""Pieces of the loopback GitHub emulator (see :mod:`devtrack.sandbox.github_emulator`)."""
