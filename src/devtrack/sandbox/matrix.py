@@ -1,0 +1,154 @@
+"""The fault matrix: every plugin × every fault the sandbox can inject, classified and timed.
+
+Each cell arms one fault on every route of one service, runs the plugin's connection test
+through the manager, and checks the result kind, that it came back within the deadline, and
+that nothing raised. Services run concurrently (faults are per service); faults run one after
+another for each service.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from ..integrations.contract import ResultKind
+from ..integrations.manager import IntegrationManager
+
+OK, AUTH, PERM, NF, RATE, UNAV, INV, NET, TIME = (
+    ResultKind.OK, ResultKind.AUTH, ResultKind.PERMISSION, ResultKind.NOT_FOUND, ResultKind.RATE_LIMITED,
+    ResultKind.UNAVAILABLE, ResultKind.INVALID_RESPONSE, ResultKind.NETWORK, ResultKind.TIMEOUT,
+)
+
+#: Deadline given to each plugin call in the matrix (seconds).
+MATRIX_DEADLINE = 4.0
+
+#: (name, fault spec or None for "connection refused", expected kind)
+FAULTS: list[tuple[str, dict[str, Any] | None, ResultKind]] = [
+    ("401", {"status": 401}, AUTH),
+    ("403", {"status": 403}, PERM),
+    ("404", {"status": 404}, NF),
+    ("429 + Retry-After, once", {"status": 429, "retry_after": 1, "times": 1}, OK),
+    ("429 + Retry-After, always", {"status": 429, "retry_after": 1}, RATE),
+    ("500, once", {"status": 500, "times": 1}, OK),
+    ("500", {"status": 500}, UNAV),
+    ("503", {"status": 503}, UNAV),
+    ("malformed JSON", {"malformed": True}, INV),
+    ("HTML page (200)", {"html": True, "status": 200}, INV),
+    ("HTML error page (502)", {"html": True}, UNAV),
+    ("truncated body", {"truncate": True}, NET),
+    ("connection reset", {"reset": True}, NET),
+    ("slow trickle (0.5 s)", {"trickle": 0.5}, OK),
+    ("slow trickle past the deadline", {"trickle": MATRIX_DEADLINE + 3}, TIME),
+    ("oversized body (20 MB)", {"oversize": 20 * 1024 * 1024}, INV),
+    ("timeout", {"latency": MATRIX_DEADLINE + 3}, TIME),
+    ("connection refused", None, NET),
+]
+
+
+@dataclass
+class Cell:
+    plugin: str
+    fault: str
+    expected: str
+    got: str
+    elapsed: float
+    deadline: float
+    raised: str | None
+    message: str
+
+    @property
+    def passed(self) -> bool:
+        return self.raised is None and self.got == self.expected and self.elapsed <= self.deadline + 1.0
+
+
+def _closed_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+async def _cell(sandbox: Any, manager: IntegrationManager, plugin: str, service: str,
+                name: str, spec: dict[str, Any] | None, expected: ResultKind) -> Cell:
+    faults = sandbox.faults(service)
+    faults.clear()
+    env_key = f"DEVTRACK_{plugin}_BASE_URL".upper().replace("-", "_")
+    saved = os.environ.get(env_key)
+    if spec is None:
+        os.environ[env_key] = f"http://127.0.0.1:{_closed_port()}" + _prefix(sandbox, service)
+    else:
+        faults.add(route="/**", **spec)
+    started = time.monotonic()
+    raised = None
+    got, message = "none", ""
+    try:
+        result = await manager.test(plugin, record=False)
+        got, message = str(result.kind), result.message
+    except Exception as exc:  # the manager must never raise; record it if it does
+        raised = f"{type(exc).__name__}: {exc}"
+    finally:
+        elapsed = time.monotonic() - started
+        faults.clear()
+        if spec is None:
+            if saved is None:
+                os.environ.pop(env_key, None)
+            else:
+                os.environ[env_key] = saved
+    return Cell(plugin, name, str(expected), got, round(elapsed, 2), manager.deadline(plugin), raised, message[:160])
+
+
+def _prefix(sandbox: Any, service: str) -> str:
+    emulator = sandbox.emulator(service)
+    return str(getattr(emulator, "base_path", "") or "")
+
+
+def service_of(sandbox: Any, plugin: str) -> str | None:
+    for name, emulator in sandbox.emulators.items():
+        if plugin in getattr(emulator, "plugin_ids", ()):
+            return str(name)
+    return None
+
+
+async def run_matrix(sandbox: Any, manager: IntegrationManager, plugins: list[str] | None = None,
+                     faults: list[tuple[str, dict[str, Any] | None, ResultKind]] | None = None) -> list[Cell]:
+    """Run every (plugin, fault) cell; plugins concurrently, faults in turn."""
+    manager.deadline_override = MATRIX_DEADLINE
+    chosen = plugins or [p for p in manager.ids() if service_of(sandbox, p) and p != "github"]
+    table = faults or FAULTS
+
+    async def column(plugin: str) -> list[Cell]:
+        service = service_of(sandbox, plugin)
+        assert service is not None, plugin
+        return [await _cell(sandbox, manager, plugin, service, *f) for f in table]
+
+    columns = await asyncio.gather(*(column(p) for p in chosen))
+    return [c for col in columns for c in col]
+
+
+def render(cells: list[Cell]) -> str:
+    """A plain-text table: one row per fault, one column per plugin; ✗ marks a failed cell."""
+    plugins = list(dict.fromkeys(c.plugin for c in cells))
+    faults = list(dict.fromkeys(c.fault for c in cells))
+    by = {(c.plugin, c.fault): c for c in cells}
+    width = max(len(f) for f in faults) + 2
+    colw = max(18, *(len(p) + 2 for p in plugins))
+    lines = ["fault".ljust(width) + "".join(p.ljust(colw) for p in plugins)]
+    for f in faults:
+        row = f.ljust(width)
+        for p in plugins:
+            c = by.get((p, f))
+            if c is None:
+                row += "-".ljust(colw)
+                continue
+            mark = "✓" if c.passed else "✗"
+            row += f"{mark} {c.got} {c.elapsed:.1f}s".ljust(colw)
+        lines.append(row)
+    failed = [c for c in cells if not c.passed]
+    lines.append(f"{len(cells) - len(failed)}/{len(cells)} cells pass (deadline {MATRIX_DEADLINE:g}s per call)")
+    for c in failed:
+        lines.append(f"  ✗ {c.plugin} × {c.fault}: expected {c.expected}, got {c.got} in {c.elapsed}s"
+                     + (f", raised {c.raised}" if c.raised else "") + f" — {c.message}")
+    return "\n".join(lines)
