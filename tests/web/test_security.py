@@ -52,6 +52,12 @@ def test_cross_origin_post_is_refused(api: ApiClient, manager: IntegrationManage
         r = api.http.post("/api/v1/integrations/echo/disable", headers={"Origin": origin, "X-CSRF-Token": api.csrf})
         assert r.status_code == 403, origin
         assert r.json()["error"]["kind"] == "origin"
+    # An opaque origin (sandboxed iframe) says null; only Fetch Metadata saying same-origin
+    # (our own form under no-referrer; no page can set Sec-Fetch-*) makes null acceptable.
+    for site in ("cross-site", "same-site", "none", None):
+        headers = {"Origin": "null", "X-CSRF-Token": api.csrf} | ({"Sec-Fetch-Site": site} if site else {})
+        r = api.http.post("/api/v1/integrations/echo/disable", headers=headers)
+        assert r.status_code == 403, site
     # No Origin at all (an old browser, or a form submitted by a non-browser without auth): refused.
     r = api.http.post("/api/v1/integrations/echo/disable", headers={"X-CSRF-Token": api.csrf})
     assert r.status_code == 403

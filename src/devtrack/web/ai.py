@@ -193,7 +193,7 @@ class StoreAiProviders:
             )
         return HeliconeRouting(
             routed=False,
-            detail="Not routed: connect Helicone in Settings → Integrations to log AI traffic.",
+            detail="connect Helicone in Settings → Integrations to log AI traffic.",
         )
 
 

@@ -9,7 +9,9 @@ Every request, in order:
    rebinding) still sends ``Host: evil.example``; it is refused with 421.
 2. **Access token** (only when one is configured, which a non-loopback bind requires) —
    ``Authorization: Bearer <token>`` or the login cookie; else 401 (pages redirect to /login).
-3. **State-changing methods** — the ``Origin`` must be this server's own origin, and a CSRF
+3. **State-changing methods** — the ``Origin`` must be this server's own origin (or ``null``
+   with ``Sec-Fetch-Site: same-origin``, which is how browsers send our own form posts under
+   ``Referrer-Policy: no-referrer``), and a CSRF
    token bound to the session cookie must come in ``X-CSRF-Token`` or a ``csrf_token`` form
    field. A request authenticated by a bearer token carries no ambient credential, so it
    needs no CSRF token (a foreign ``Origin`` is still refused).
@@ -217,7 +219,7 @@ class SecurityMiddleware:
             scheme = scope.get("scheme", "http")
             if origin is None and by_bearer:
                 pass  # a script holding the token: no browser, no ambient credential
-            elif origin != f"{scheme}://{host}":
+            elif origin != f"{scheme}://{host}" and not _null_but_same_origin(origin, headers):
                 await _deny(send, 403, "origin", "Cross-origin request refused.", wants_json)
                 return
             if not by_bearer:
@@ -256,6 +258,15 @@ class SecurityMiddleware:
             await send(message)
 
         return wrapped
+
+
+def _null_but_same_origin(origin: str | None, headers: dict[str, str]) -> bool:
+    """A form POST from our own page under ``Referrer-Policy: no-referrer`` says ``Origin: null``.
+
+    Browsers then still say where it came from in ``Sec-Fetch-Site``, which no page can set;
+    an opaque-origin attacker (a sandboxed iframe) gets ``cross-site`` there.
+    """
+    return origin == "null" and headers.get("sec-fetch-site") == "same-origin"
 
 
 def _bearer(value: str) -> str | None:
