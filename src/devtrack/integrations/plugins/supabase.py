@@ -80,17 +80,21 @@ class SupabaseIntegration(Integration):
         try:
             async with self._client(creds) as c:
                 if ref:
-                    project = await c.get_json(f"/v1/projects/{ref}")
-                    return ConnectionResult.success(
-                        f"Connected to Supabase project {project.get('name', ref)} ({project.get('status', 'unknown status')}).",
-                        project=ref, status=project.get("status"), region=project.get("region"),
-                    )
-                projects = await c.get_json("/v1/projects")
-                names = [p.get("name") for p in projects if isinstance(p, dict)]
-                return ConnectionResult.success(
-                    f"Connected to Supabase: {len(names)} project{'s' if len(names) != 1 else ''} visible.",
-                    projects=len(names),
-                )
+                    projects = [await c.get_json(f"/v1/projects/{ref}")]
+                    message = (f"Connected to Supabase project {projects[0].get('name', ref)} "
+                               f"({projects[0].get('status', 'unknown status')}).")
+                else:
+                    projects = [p for p in await c.get_json("/v1/projects") if isinstance(p, dict)]
+                    message = f"Connected to Supabase: {len(projects)} project{'s' if len(projects) != 1 else ''} visible."
+                details: dict[str, Any] = {"projects": len(projects)}
+                if ref:
+                    details.update(project=ref, status=projects[0].get("status"), region=projects[0].get("region"))
+                # Listing needs less privilege than reading health: probe one running project.
+                probe = next((p for p in projects if p.get("status") in _RUNNING), None)
+                if probe is not None:
+                    await c.get_json(f"/v1/projects/{probe.get('ref') or probe.get('id')}/health",
+                                     params={"services": "db"})
+                return ConnectionResult.success(message, **details)
         except HttpError as exc:
             return self._explain(exc, ref).result()
 
@@ -104,11 +108,12 @@ class SupabaseIntegration(Integration):
                              "Create a new one under Account → Access Tokens.", status=exc.status)
         if exc.kind == ResultKind.PERMISSION:
             return HttpError(ResultKind.PERMISSION, "The access token is valid but lacks the privilege to read "
-                             + (f"project {ref}" if ref else "projects") + " (403). Check the token's organization role.",
-                             status=exc.status)
+                             + (f"the service health of project {ref}" if ref else "projects' service health") + " (403). "
+                             "Use a token of an organization owner or developer.", status=exc.status)
         if exc.kind == ResultKind.NOT_FOUND and ref:
             return HttpError(ResultKind.NOT_FOUND, f"Supabase has no project with ref {ref!r} that this token can see (404). "
-                             "Check the ref in Project Settings → General.", status=exc.status)
+                             "Check the ref in Project Settings → General; a token scoped to another organization can list "
+                             "a project yet not open it.", status=exc.status)
         return exc
 
     async def get_data(self, creds: Credentials) -> IntegrationData:
@@ -157,7 +162,7 @@ class SupabaseIntegration(Integration):
                 try:
                     body = await c.get_json(f"/v1/projects/{p.id}/health", params={"services": SERVICES})
                 except HttpError as exc:
-                    if exc.kind in (ResultKind.AUTH, ResultKind.RATE_LIMITED):
+                    if exc.kind in (ResultKind.AUTH, ResultKind.PERMISSION, ResultKind.RATE_LIMITED):
                         raise
                     p.services["api"] = f"unknown ({exc.kind})"
                     return
