@@ -19,7 +19,9 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 app.add_typer(integrations_app, name="integrations")
+app.add_typer(__import__("devtrack.cli.git", fromlist=["app"]).app, name="git")
 app.add_typer(__import__("devtrack.cli.sandbox", fromlist=["app"]).app, name="sandbox")
+app.add_typer(__import__("devtrack.cli.ai", fromlist=["app"]).app, name="ai")
 app.command("serve")(__import__("devtrack.cli.serve", fromlist=["serve"]).serve)
 
 

@@ -54,7 +54,7 @@ def _env() -> dict[str, str]:
 
 
 async def run_gh(args: Sequence[str], cwd: str | os.PathLike[str] | None = None,
-                 timeout: float = DEFAULT_TIMEOUT) -> str:
+                 timeout: float = DEFAULT_TIMEOUT, env: dict[str, str] | None = None) -> str:
     """Run ``gh``; return stdout, or raise :class:`GhFailure` saying why not."""
     binary = gh_binary()
     if binary is None:
@@ -63,7 +63,7 @@ async def run_gh(args: Sequence[str], cwd: str | os.PathLike[str] | None = None,
     workdir = os.fspath(cwd) if cwd is not None and Path(cwd).is_dir() else None
     try:
         proc = await asyncio.create_subprocess_exec(
-            binary, *args, cwd=workdir, env=_env(), stdin=asyncio.subprocess.DEVNULL,
+            binary, *args, cwd=workdir, env=_env() | (env or {}), stdin=asyncio.subprocess.DEVNULL,
             stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
         )
     except OSError as exc:
@@ -189,10 +189,8 @@ async def gh_viewer(host: str | None = None, cwd: str | os.PathLike[str] | None 
                     timeout: float = DEFAULT_TIMEOUT) -> Viewer:
     """Whether ``gh`` is usable and as whom: ``gh api -i user`` (login and token scopes)."""
     args = ["api", "-i", "user"]
-    if host:
-        args += ["--hostname", host]
-    try:
-        out = await run_gh(args, cwd=cwd, timeout=timeout)
+    try:  # GH_HOST rather than --hostname, which refuses a host with a port
+        out = await run_gh(args, cwd=cwd, timeout=timeout, env={"GH_HOST": host} if host else None)
     except GhFailure as exc:
         return Viewer(source="gh", available=False, logged_in=exc.logged_in, kind=exc.kind,
                       reason=exc.reason, host=host)

@@ -53,6 +53,8 @@ class Fault:
     body: Any = None
     headers: dict[str, str] = field(default_factory=dict)
     times: int = 1
+    #: Matching requests to let through before the fault starts (e.g. 1: from the second page).
+    skip: int = 0
 
 
 class _Server(ThreadingHTTPServer):
@@ -161,18 +163,18 @@ class GitHubEmulator:
         return repo
 
     def fail(self, pattern: str, status: int, body: Any = None, headers: dict[str, str] | None = None,
-             times: int = 1) -> None:
+             times: int = 1, skip: int = 0) -> None:
         """Queue a fault for paths matching the regex ``pattern``."""
         with self._lock:
-            self.faults.append(Fault(pattern, status, body, dict(headers or {}), times))
+            self.faults.append(Fault(pattern, status, body, dict(headers or {}), times, skip))
 
-    def rate_limit(self, pattern: str, times: int = 1, reset_in: int = 3600) -> None:
+    def rate_limit(self, pattern: str, times: int = 1, reset_in: int = 3600, skip: int = 0) -> None:
         """GitHub's exhausted-quota answer: 403 with ``x-ratelimit-remaining: 0``."""
         self.fail(pattern, 403, {
             "message": "API rate limit exceeded for user ID 583231.",
             "documentation_url": "https://docs.github.com/rest/overview/rate-limits-for-the-rest-api"},
             {"x-ratelimit-remaining": "0", "x-ratelimit-limit": str(RATE_LIMIT), "x-ratelimit-used": str(RATE_LIMIT),
-             "x-ratelimit-reset": str(int(time.time()) + reset_in), "x-ratelimit-resource": "core"}, times)
+             "x-ratelimit-reset": str(int(time.time()) + reset_in), "x-ratelimit-resource": "core"}, times, skip)
 
     def count(self, path_prefix: str = "", operation: str | None = None) -> int:
         with self._lock:
@@ -183,6 +185,9 @@ class GitHubEmulator:
         with self._lock:
             for f in self.faults:
                 if re.search(f.pattern, path):
+                    if f.skip > 0:
+                        f.skip -= 1
+                        continue
                     f.times -= 1
                     if f.times <= 0:
                         self.faults.remove(f)

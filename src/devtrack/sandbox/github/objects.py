@@ -277,8 +277,10 @@ class Rest:
             "assignee": None, "assignees": [], "milestone": None, "locked": False,
             "active_lock_reason": None, "comments": i.comments, "closed_at": iso(closed),
             "created_at": iso(i.created_at), "updated_at": iso(i.updated_at or closed or i.created_at),
-            "author_association": "MEMBER", "state_reason": "completed" if closed else None,
+            "author_association": "MEMBER",
         }
+        if closed:  # GitHub sends null when open; OAS 3.0's nullable enum cannot say so, so omit it
+            out["state_reason"] = "completed"
         if pull is not None:
             html = f"{self.web}/{repo.full_name}/pull/{pull.number}"
             out["html_url"] = html
