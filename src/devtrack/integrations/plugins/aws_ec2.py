@@ -1,18 +1,47 @@
-"""AWS EC2: EC2 instances with state, type, name, addresses and status checks."""
+"""AWS EC2: instances and their status checks, through boto3 (SigV4, pagination, retries).
+
+boto3 is synchronous and heavy, so it is imported only inside the calls and run in a worker
+thread, off the event loop. The original app made no network call at all here; this one asks
+STS who the credentials belong to, then asks EC2 with ``DryRun`` whether they may describe
+instances, so "wrong key" and "missing permission" get different answers.
+"""
 
 from __future__ import annotations
 
+import asyncio
+from collections import Counter
+from datetime import datetime
+from typing import Any
+
 from pydantic import SecretStr
 
+from ... import redact
 from ..contract import (
     ConnectionResult,
     Credentials,
+    Event,
     FieldKind,
+    Health,
+    Instance,
     Integration,
     IntegrationData,
+    Records,
+    ResultKind,
     field,
-    unavailable,
 )
+
+_AUTH_CODES = {
+    "AuthFailure", "InvalidClientTokenId", "SignatureDoesNotMatch", "UnrecognizedClientException",
+    "ExpiredToken", "ExpiredTokenException", "InvalidAccessKeyId", "IncompleteSignature",
+    "MissingAuthenticationToken", "RequestExpired",
+}
+_PERMISSION_CODES = {"UnauthorizedOperation", "AccessDenied", "AccessDeniedException", "OptInRequired", "Blocked"}
+_RATE_CODES = {"RequestLimitExceeded", "Throttling", "ThrottlingException", "TooManyRequestsException"}
+_NOT_FOUND_CODES = {"InvalidInstanceID.NotFound"}
+_CONFIG_CODES = {"InvalidInstanceID.Malformed", "InvalidParameterValue", "InvalidParameterCombination"}
+_UNAVAILABLE_CODES = {"ServiceUnavailable", "Unavailable", "InternalError", "InternalFailure"}
+#: Instances asked for per DescribeInstances page (AWS allows 5 to 1000).
+PAGE_SIZE = 100
 
 
 class AwsEc2Credentials(Credentials):
@@ -45,6 +74,16 @@ class AwsEc2Credentials(Credentials):
             out += [k for k in ("access_key_id", "secret_access_key") if not self.value(k)]
         return out
 
+    def ids(self) -> list[str]:
+        raw = self.value("instance_ids") or ""
+        return [i.strip() for i in raw.replace(" ", ",").split(",") if i.strip()]
+
+
+class AwsError(Exception):
+    def __init__(self, result: ConnectionResult) -> None:
+        super().__init__(result.message)
+        self.result = result
+
 
 class AwsEc2Integration(Integration):
     id = "aws-ec2"
@@ -52,12 +91,238 @@ class AwsEc2Integration(Integration):
     description = "EC2 instances with state, type, name, addresses and status checks."
     docs_url = "https://docs.aws.amazon.com/AWSEC2/latest/APIReference/"
     setup_guide = (
-        "Create an IAM user or role with ec2:DescribeInstances and ec2:DescribeInstanceStatus (the ReadOnlyAccess policy is enough), and give its access key, or name a profile from ~/.aws/config."
+        "Create an IAM user or role with ec2:DescribeInstances and ec2:DescribeInstanceStatus "
+        "(the ReadOnlyAccess policy is enough), and give its access key, or name a profile from "
+        "~/.aws/config. STS GetCallerIdentity needs no permission, so a key that tests fine but "
+        "fetches nothing lacks an EC2 permission."
     )
     credentials_model = AwsEc2Credentials
 
+    # ------------------------------------------------------------------ boto3 plumbing
+
+    def _clients(self, creds: AwsEc2Credentials) -> tuple[Any, Any]:
+        import boto3
+        from botocore.config import Config
+
+        from ..http import base_url_for
+
+        endpoint = base_url_for(self.id, "https://ec2.amazonaws.com")
+        endpoint_url = None if endpoint == "https://ec2.amazonaws.com" else endpoint
+        secret = creds.value("secret_access_key")
+        token = creds.value("session_token")
+        redact.register([secret, token])
+        session = boto3.Session(
+            aws_access_key_id=None if creds.value("profile") else creds.value("access_key_id"),
+            aws_secret_access_key=None if creds.value("profile") else secret,
+            aws_session_token=None if creds.value("profile") else token,
+            profile_name=creds.value("profile"),
+            region_name=creds.value("region"),
+        )
+        config = Config(
+            connect_timeout=5,
+            read_timeout=10,
+            retries={"mode": "standard", "max_attempts": 3},
+            user_agent_extra="devtrack",
+        )
+        return (
+            session.client("sts", endpoint_url=endpoint_url, config=config),
+            session.client("ec2", endpoint_url=endpoint_url, config=config),
+        )
+
+    async def _call(self, fn: Any, *args: Any) -> Any:
+        """Run a boto3 call in a thread, turning every failure into :class:`AwsError`."""
+        try:
+            return await asyncio.to_thread(fn, *args)
+        except AwsError:
+            raise
+        except Exception as exc:  # botocore raises many unrelated classes
+            raise AwsError(classify(exc)) from None
+
+    # ------------------------------------------------------------------ contract
+
     async def test_connection(self, creds: Credentials) -> ConnectionResult:
-        return unavailable(self.name)
+        assert isinstance(creds, AwsEc2Credentials)
+        try:
+            sts, ec2 = await self._call(self._clients, creds)
+            ident = await self._call(lambda: sts.get_caller_identity())
+            details = {"account": ident.get("Account"), "arn": ident.get("Arn"), "region": creds.value("region")}
+            allowed = await self._call(self._dry_run, ec2, creds.ids())
+        except AwsError as exc:
+            return exc.result
+        if not allowed:
+            return ConnectionResult.failure(
+                ResultKind.PERMISSION,
+                f"The key belongs to {details['arn']}, but it may not call ec2:DescribeInstances "
+                f"in {creds.value('region')}. Attach a policy allowing ec2:DescribeInstances and "
+                "ec2:DescribeInstanceStatus (e.g. ReadOnlyAccess).",
+                **details,
+            )
+        return ConnectionResult.success(
+            f"Connected as {details['arn']} (account {details['account']}) in {creds.value('region')}.",
+            **details,
+        )
+
+    @staticmethod
+    def _dry_run(ec2: Any, ids: list[str]) -> bool:
+        """True when DescribeInstances is permitted (AWS answers DryRunOperation)."""
+        from botocore.exceptions import ClientError
+
+        try:
+            kwargs: dict[str, Any] = {"DryRun": True}
+            if ids:
+                kwargs["InstanceIds"] = ids
+            ec2.describe_instances(**kwargs)
+        except ClientError as exc:
+            code = exc.response.get("Error", {}).get("Code", "")
+            if code == "DryRunOperation":
+                return True
+            if code == "UnauthorizedOperation":
+                return False
+            raise
+        return True  # an endpoint that ignores DryRun and answers still proves access
 
     async def get_data(self, creds: Credentials) -> IntegrationData:
-        return IntegrationData.failed(unavailable(self.name))
+        assert isinstance(creds, AwsEc2Credentials)
+        try:
+            _, ec2 = await self._call(self._clients, creds)
+            ids = creds.ids()
+            instances, statuses = await asyncio.gather(
+                self._call(self._instances, ec2, ids), self._call(self._statuses, ec2, ids)
+            )
+        except AwsError as exc:
+            return IntegrationData.failed(exc.result)
+        region = creds.value("region")
+        records = [_instance(raw, region, statuses.get(raw["InstanceId"])) for raw in instances]
+        return IntegrationData(
+            health=_health(records),
+            events=_events(records),
+            records=Records(instances=records),
+        )
+
+    @staticmethod
+    def _instances(ec2: Any, ids: list[str]) -> list[dict[str, Any]]:
+        kwargs: dict[str, Any] = {"InstanceIds": ids} if ids else {"PaginationConfig": {"PageSize": PAGE_SIZE}}
+        out: list[dict[str, Any]] = []
+        for page in ec2.get_paginator("describe_instances").paginate(**kwargs):
+            for reservation in page.get("Reservations", []):
+                out.extend(reservation.get("Instances", []))
+        return out
+
+    @staticmethod
+    def _statuses(ec2: Any, ids: list[str]) -> dict[str, str]:
+        kwargs: dict[str, Any] = {"IncludeAllInstances": True}
+        if ids:
+            kwargs["InstanceIds"] = ids
+        out: dict[str, str] = {}
+        for page in ec2.get_paginator("describe_instance_status").paginate(**kwargs):
+            for st in page.get("InstanceStatuses", []):
+                checks = {
+                    st.get("InstanceStatus", {}).get("Status", "not-applicable"),
+                    st.get("SystemStatus", {}).get("Status", "not-applicable"),
+                }
+                if "impaired" in checks:
+                    out[st["InstanceId"]] = "impaired"
+                elif "initializing" in checks:
+                    out[st["InstanceId"]] = "initializing"
+                elif "ok" in checks:
+                    out[st["InstanceId"]] = "ok"
+                else:
+                    out[st["InstanceId"]] = "not-applicable"
+        return out
+
+
+def _instance(raw: dict[str, Any], region: str | None, health: str | None) -> Instance:
+    tags = {t.get("Key"): t.get("Value") for t in raw.get("Tags", []) or []}
+    launched = raw.get("LaunchTime")
+    return Instance(
+        id=raw["InstanceId"],
+        name=tags.get("Name"),
+        state=(raw.get("State") or {}).get("Name", "unknown"),
+        type=raw.get("InstanceType"),
+        region=region,
+        launched_at=launched if isinstance(launched, datetime) else None,
+        public_ip=raw.get("PublicIpAddress"),
+        private_ip=raw.get("PrivateIpAddress"),
+        health=health,
+    )
+
+
+def _health(instances: list[Instance]) -> Health:
+    states = Counter(i.state for i in instances)
+    impaired = [i for i in instances if i.health == "impaired"]
+    metrics: dict[str, Any] = {"instances": len(instances), **{f"state_{k}": v for k, v in states.items()}}
+    summary = ", ".join(f"{n} {s}" for s, n in states.most_common()) or "no instances"
+    if impaired:
+        names = ", ".join(i.name or i.id for i in impaired[:3])
+        return Health(status="degraded", detail=f"{len(impaired)} impaired ({names}); {summary}", metrics=metrics)
+    return Health(status="healthy", detail=summary, metrics=metrics)
+
+
+def _events(instances: list[Instance]) -> list[Event]:
+    events: list[Event] = []
+    for i in instances:
+        label = i.name or i.id
+        if i.health == "impaired":
+            events.append(Event(title=f"{label}: status checks impaired", time=i.launched_at, severity="warning", source="aws-ec2"))
+        elif i.launched_at is not None:
+            events.append(Event(title=f"{label} ({i.type}) launched, now {i.state}", time=i.launched_at, source="aws-ec2"))
+    events.sort(key=lambda e: e.time.timestamp() if e.time else 0.0, reverse=True)
+    return events[:20]
+
+
+def classify(exc: BaseException) -> ConnectionResult:
+    """Map a boto3/botocore failure to a classified result with an actionable message."""
+    from botocore import exceptions as bx
+
+    if isinstance(exc, bx.ClientError):
+        err = exc.response.get("Error", {})
+        code = str(err.get("Code", ""))
+        message = redact.redactor(str(err.get("Message", "")))[:300]
+        status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+        if code in _AUTH_CODES:
+            return ConnectionResult.failure(
+                ResultKind.AUTH,
+                f"AWS rejected the credentials ({code}): {message}. Check the access key id and secret.",
+                code=code,
+            )
+        if code in _PERMISSION_CODES:
+            return ConnectionResult.failure(
+                ResultKind.PERMISSION, f"The credentials lack a permission ({code}): {message}", code=code
+            )
+        if code in _RATE_CODES or status == 429:
+            return ConnectionResult.failure(
+                ResultKind.RATE_LIMITED, f"AWS is throttling requests ({code}); DevTrack will retry later.", code=code
+            )
+        if code in _NOT_FOUND_CODES:
+            return ConnectionResult.failure(ResultKind.NOT_FOUND, f"{message} Check the instance ids.", code=code)
+        if code in _CONFIG_CODES:
+            return ConnectionResult.failure(ResultKind.CONFIG, f"{message} Check the instance ids.", code=code)
+        if code in _UNAVAILABLE_CODES or (isinstance(status, int) and status >= 500):
+            return ConnectionResult.failure(
+                ResultKind.UNAVAILABLE, f"AWS answered {status or ''} {code}: try again in a few minutes.".replace("  ", " "),
+                code=code,
+            )
+        return ConnectionResult.failure(ResultKind.ERROR, f"AWS error {code}: {message}", code=code)
+    if isinstance(exc, (bx.NoCredentialsError, bx.PartialCredentialsError)):
+        return ConnectionResult.failure(ResultKind.CONFIG, "No AWS credentials: give an access key pair or a profile.")
+    if isinstance(exc, bx.ProfileNotFound):
+        return ConnectionResult.failure(ResultKind.CONFIG, f"{exc} (check ~/.aws/config).")
+    if isinstance(exc, (bx.ConnectTimeoutError, bx.ReadTimeoutError)):
+        return ConnectionResult.failure(ResultKind.TIMEOUT, "AWS did not answer in time.")
+    if isinstance(exc, bx.EndpointConnectionError):
+        return ConnectionResult.failure(
+            ResultKind.NETWORK, f"Cannot connect to AWS: {redact.redactor(str(exc))}. Check the network and region."
+        )
+    if isinstance(exc, (bx.ConnectionClosedError, bx.ConnectionError)):
+        return ConnectionResult.failure(ResultKind.NETWORK, "The connection to AWS broke off.")
+    if isinstance(exc, bx.ResponseParserError):
+        return ConnectionResult.failure(ResultKind.INVALID_RESPONSE, "AWS answered with something that is not its XML.")
+    if isinstance(exc, bx.NoRegionError):
+        return ConnectionResult.failure(ResultKind.CONFIG, "No AWS region: set the region field.")
+    if isinstance(exc, bx.BotoCoreError):
+        return ConnectionResult.failure(ResultKind.ERROR, f"AWS request failed: {redact.redactor(str(exc))}")
+    from ..http import HttpError
+
+    if isinstance(exc, HttpError):
+        return exc.result()
+    return ConnectionResult.failure(ResultKind.ERROR, f"AWS request failed: {redact.safe_str(exc)}")

@@ -1,0 +1,105 @@
+"""The AWS EC2 plugin: real boto3 against moto, behind the sandbox's recording, fault-injecting proxy."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from devtrack.integrations.contract import ResultKind
+from devtrack.integrations.manager import IntegrationManager
+from devtrack.sandbox import Sandbox
+
+
+def _emu(sb: Sandbox):  # type: ignore[no-untyped-def]
+    return sb.emulator("aws-ec2")
+
+
+async def test_identity_and_instances(sb: Sandbox, sandbox_manager: IntegrationManager) -> None:
+    res = await sandbox_manager.test("aws-ec2")
+    assert res.ok, res.message
+    emu = _emu(sb)
+    assert res.details["account"] == emu.account_id and res.details["arn"].startswith("arn:aws:")
+    data = await sandbox_manager.fetch("aws-ec2")
+    assert data.error is None, data.error
+    assert {i.id for i in data.records.instances} == set(emu.instance_ids)
+    states = {i.state for i in data.records.instances}
+    assert {"running", "stopped"} <= states
+    assert all(i.type and i.region == "us-east-1" for i in data.records.instances)
+    assert any(i.name for i in data.records.instances)
+    assert data.health.status in ("healthy", "degraded")
+    assert data.health.metrics["instances"] == len(emu.instance_ids)
+    assert "secret" not in data.model_dump_json().lower() or emu.secret_access_key not in data.model_dump_json()
+
+
+async def test_bad_key_is_auth(sb: Sandbox, sandbox_manager: IntegrationManager) -> None:
+    sandbox_manager.set_credentials("aws-ec2", {"access_key_id": "AKIAWRONGWRONGWRONG1", "secret_access_key": "x" * 40})
+    res = await sandbox_manager.test("aws-ec2")
+    assert res.kind == ResultKind.AUTH and "InvalidClientTokenId" in res.message
+    data = await sandbox_manager.fetch("aws-ec2")
+    assert data.error is not None and data.error.kind == ResultKind.AUTH
+
+
+async def test_missing_permission_via_dry_run(sb: Sandbox, sandbox_manager: IntegrationManager) -> None:
+    emu = _emu(sb)
+    sandbox_manager.set_credentials("aws-ec2", {"access_key_id": emu.readonly_key_id, "secret_access_key": emu.readonly_secret})
+    res = await sandbox_manager.test("aws-ec2")
+    assert res.kind == ResultKind.PERMISSION
+    assert "ec2:DescribeInstances" in res.message and res.details["account"] == emu.account_id
+    data = await sandbox_manager.fetch("aws-ec2")
+    assert data.error is not None and data.error.kind == ResultKind.PERMISSION
+
+
+async def test_unknown_instance_id_is_not_found(sb: Sandbox, sandbox_manager: IntegrationManager) -> None:
+    sandbox_manager.set_credentials("aws-ec2", {"instance_ids": "i-0123456789abcdef0"})
+    data = await sandbox_manager.fetch("aws-ec2")
+    assert data.error is not None and data.error.kind == ResultKind.NOT_FOUND
+
+
+async def test_selected_instances_only(sb: Sandbox, sandbox_manager: IntegrationManager) -> None:
+    ids = _emu(sb).instance_ids[:2]
+    sandbox_manager.set_credentials("aws-ec2", {"instance_ids": ", ".join(ids)})
+    data = await sandbox_manager.fetch("aws-ec2")
+    assert data.error is None and {i.id for i in data.records.instances} == set(ids)
+
+
+def test_pagination_over_three_pages(monkeypatch: pytest.MonkeyPatch, tmp_path: object) -> None:
+    import asyncio
+    from pathlib import Path
+
+    from devtrack.credentials import CredentialStore
+    from devtrack.integrations.plugins import aws_ec2
+
+    monkeypatch.setattr(aws_ec2, "PAGE_SIZE", 5)
+    with Sandbox(["aws-ec2"], seed=7, scale={"aws_instances": 13}) as big:
+        for key, value in big.env().items():
+            monkeypatch.setenv(key, value)
+        store = CredentialStore(big.write_credentials(Path(str(tmp_path)) / "c.json"))
+        manager = IntegrationManager(store=store)
+        data = asyncio.run(manager.fetch("aws-ec2"))
+        assert data.error is None, data.error
+        emu = big.emulator("aws-ec2")
+        assert {i.id for i in data.records.instances} == set(emu.instance_ids) and len(emu.instance_ids) == 13
+        pages = [r for r in emu.requests.all() if isinstance(r.body, dict) and r.body.get("Action") == "DescribeInstances"]
+        assert len(pages) >= 3, [r.body for r in emu.requests.all()]
+        assert [bool(p.body.get("NextToken")) for p in pages] == [False] + [True] * (len(pages) - 1)
+
+
+async def test_throttling_is_retried(sb: Sandbox, sandbox_manager: IntegrationManager) -> None:
+    sb.faults("aws-ec2").add(route="/**", status=503, times=1)
+    started = time.monotonic()
+    res = await sandbox_manager.test("aws-ec2")
+    assert res.ok, res.message
+    assert time.monotonic() - started < 10
+
+
+@pytest.mark.parametrize(("fault", "kind"), [
+    ({"status": 500}, ResultKind.UNAVAILABLE),
+    ({"malformed": True}, ResultKind.INVALID_RESPONSE),
+    ({"latency": 4}, ResultKind.TIMEOUT),
+])
+async def test_faults(sb: Sandbox, sandbox_manager: IntegrationManager, fault: dict, kind: ResultKind) -> None:
+    sb.faults("aws-ec2").add(route="/**", **fault)
+    sandbox_manager.deadline_override = 2.5
+    res = await sandbox_manager.test("aws-ec2")
+    assert res.kind == kind, res.message
