@@ -82,6 +82,9 @@ class IntegrationManager:
         self.deadline_override = deadline
         self.save_hooks: list[SaveHook] = []
         self._instances: dict[str, Integration] = {}
+        from ..ai.sync import install_hooks  # Helicone → AI proxy sync (light module)
+
+        install_hooks(self)
 
     # ------------------------------------------------------------------ plugins
 

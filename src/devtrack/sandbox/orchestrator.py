@@ -47,6 +47,10 @@ class Sandbox:
                 e.stop()
             raise
         self.emulators = built
+        for emulator in built.values():  # let an emulator find its siblings (Helicone's proxy hosts)
+            attach = getattr(emulator, "attach", None)
+            if attach is not None:
+                attach(self)
         return self
 
     def stop(self) -> None:

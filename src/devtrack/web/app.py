@@ -39,6 +39,10 @@ def create_app(
     (it must check its own token and refuse browser origins: the form CSRF rules skip it).
     """
     manager = manager or get_manager()
+    if ai_proxy is None:  # the AI proxy (devtrack.ai) checks its own token and refuses browser origins
+        from ..ai.proxy import create_proxy_app
+
+        ai_proxy = create_proxy_app(manager)
     app = FastAPI(
         title="DevTrack",
         version=__version__,

@@ -1,0 +1,242 @@
+"""The AI proxy: an ASGI app that relays OpenAI, Anthropic and Gemini calls with DevTrack's keys.
+
+``/openai/v1/…``, ``/anthropic/…``, ``/google/…`` (under ``/ai`` when the web app mounts it)
+go to the vendor, or through Helicone's proxy hosts when Helicone is synced (see
+:mod:`.routing` for the exact header policy). Why a plain ASGI callable and not a framework
+router: the request is relayed as it is and the answer is streamed back chunk by chunk as
+httpx receives it (``aiter_raw``: no decoding, no buffering), with the vendor's status,
+headers and error body untouched.
+
+Safety: every request must carry the local proxy token where the SDK sends its key; a
+request with an ``Origin`` header (any browser page) is refused before anything else; logs
+hold the provider, method, path, status and time, never headers, queries or bodies.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+import time
+from collections.abc import Awaitable, Callable, MutableMapping
+from typing import TYPE_CHECKING, Any
+
+from .. import redact
+from ..credentials import Doc
+from . import proxy_token
+from .routing import RoutingError, presented_token, response_headers, upstream, upstream_headers, upstream_url
+from .specs import SPECS, ProviderSpec
+
+if TYPE_CHECKING:
+    import httpx
+
+    from ..integrations.manager import IntegrationManager
+
+log = logging.getLogger(__name__)
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+
+#: Largest request body relayed (prompts with images can be large; anything bigger is refused).
+MAX_REQUEST_BYTES = 32 * 1024 * 1024
+ERROR_HEADER = b"x-devtrack-proxy-error"
+
+_ANTHROPIC_TYPES = {401: "authentication_error", 403: "permission_error", 404: "not_found_error",
+                    413: "request_too_large", 429: "rate_limit_error", 504: "timeout_error"}
+_GOOGLE_STATUS = {400: "INVALID_ARGUMENT", 401: "UNAUTHENTICATED", 403: "PERMISSION_DENIED",
+                  404: "NOT_FOUND", 413: "INVALID_ARGUMENT", 502: "UNAVAILABLE", 504: "DEADLINE_EXCEEDED"}
+
+
+class UpstreamBroke(Exception):
+    """The vendor's stream broke off after the answer started: the client's connection is cut."""
+
+
+def error_body(provider: ProviderSpec | None, status: int, message: str, kind: str) -> bytes:
+    """The proxy's own errors in the vendor's envelope, so each SDK raises its usual error."""
+    if provider is None or provider.id == "openai":
+        body: Any = {"error": {"message": message, "type": kind, "param": None, "code": kind}}
+    elif provider.id == "anthropic":
+        body = {"type": "error", "error": {"type": _ANTHROPIC_TYPES.get(status, "api_error"), "message": message}}
+    else:
+        body = {"error": {"code": status, "message": message, "status": _GOOGLE_STATUS.get(status, "INTERNAL")}}
+    return json.dumps(body).encode()
+
+
+async def _answer(send: Send, provider: ProviderSpec | None, status: int, message: str, kind: str) -> None:
+    body = error_body(provider, status, message, kind)
+    await send({"type": "http.response.start", "status": status, "headers": [
+        (b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
+        (ERROR_HEADER, kind.encode()),
+    ]})
+    await send({"type": "http.response.body", "body": body})
+
+
+class _TooLarge(Exception):
+    pass
+
+
+async def _read_body(receive: Receive) -> bytes:
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            raise ConnectionAbortedError
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > MAX_REQUEST_BYTES:
+            raise _TooLarge
+        chunks.append(chunk)
+        if not message.get("more_body"):
+            return b"".join(chunks)
+
+
+class ProxyApp:
+    """The proxy as an ASGI app bound to one manager (its store and environment)."""
+
+    def __init__(self, manager: IntegrationManager, *, timeout: float = 600.0) -> None:
+        self.manager = manager
+        self.timeout = timeout
+        self._client: httpx.AsyncClient | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._doc_key: tuple[int, int, int] | None = None
+        self._doc: Doc | None = None
+
+    # ------------------------------------------------------------------ state
+
+    def doc(self) -> Doc:
+        """The store's document, re-read only when the file changed (atomic writes = new inode)."""
+        path = self.manager.store.path
+        try:
+            st = os.stat(path)
+            key = (st.st_ino, st.st_mtime_ns, st.st_size)
+        except FileNotFoundError:
+            key = (0, 0, 0)
+        if self._doc is None or key != self._doc_key:
+            self._doc = self.manager.store.read()
+            self._doc_key = key
+        return self._doc
+
+    def token(self) -> str:
+        return proxy_token.stored_token(self.doc()) or proxy_token.ensure_token(self.manager.store)
+
+    def client(self) -> httpx.AsyncClient:
+        """One pooled client per event loop, with none of httpx's default headers."""
+        import httpx
+
+        loop = asyncio.get_running_loop()
+        if self._client is None or self._loop is not loop:
+            self._client = httpx.AsyncClient(
+                timeout=httpx.Timeout(self.timeout, connect=10.0, write=60.0, pool=None),
+                limits=httpx.Limits(max_connections=None, max_keepalive_connections=64),
+                follow_redirects=False, trust_env=False,
+            )
+            self._client.headers.clear()
+            self._loop = loop
+        return self._client
+
+    async def aclose(self) -> None:
+        if self._client is not None:
+            await self._client.aclose()
+            self._client = None
+
+    # ------------------------------------------------------------------ ASGI
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "lifespan":
+            await self._lifespan(receive, send)
+            return
+        if scope["type"] != "http":
+            return
+        path: str = scope.get("path", "/")
+        root = scope.get("root_path", "")
+        if root and path.startswith(root):
+            path = path[len(root):]
+        provider_id, _, rest = path.lstrip("/").partition("/")
+        provider = SPECS.get(provider_id)
+        headers: dict[str, str] = {}
+        for k, v in scope.get("headers", []):
+            headers.setdefault(k.decode("latin-1").lower(), v.decode("latin-1"))
+        if "origin" in headers:
+            await _answer(send, provider, 403, "The DevTrack AI proxy refuses requests from web pages.", "origin")
+            return
+        if provider is None:
+            await _answer(send, None, 404, "Unknown provider: use /openai/v1, /anthropic or /google.", "not_found")
+            return
+        query = scope.get("query_string", b"").decode("latin-1")
+        started = time.perf_counter()
+        status = await self._relay(provider, "/" + rest, query, headers, scope, receive, send)
+        log.info("ai proxy %s %s /%s → %s in %.0f ms", provider.id, scope.get("method"), rest.split("?")[0],
+                 status, (time.perf_counter() - started) * 1000)
+
+    async def _relay(self, provider: ProviderSpec, path: str, query: str, headers: dict[str, str],
+                     scope: Scope, receive: Receive, send: Send) -> int:
+        import httpx
+
+        try:
+            doc = self.doc()
+            if not proxy_token.matches(self.token(), presented_token(provider, headers, query)):
+                raise RoutingError(401, "Missing or wrong DevTrack proxy token: use the output of "
+                                        "`devtrack ai token` as this client's API key.", "proxy_token")
+            up = upstream(provider, doc, self.manager.environ)
+            url = upstream_url(up, path, query)
+            body = await _read_body(receive)
+        except RoutingError as exc:
+            await _answer(send, provider, exc.status, exc.message, exc.kind)
+            return exc.status
+        except _TooLarge:
+            await _answer(send, provider, 413, "Request body too large for the proxy.", "too_large")
+            return 413
+        except ConnectionAbortedError:
+            return 499
+        raw = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in scope.get("headers", [])]
+        redact.register([v for k, v in up.injected if k != "helicone-target-url"])
+        client = self.client()
+        request = client.build_request(scope.get("method", "GET"), url, headers=upstream_headers(up, raw),
+                                       content=body)
+        try:
+            resp = await client.send(request, stream=True)
+        except httpx.TimeoutException:
+            await _answer(send, provider, 504, f"{provider.name} did not answer in time.", "timeout")
+            return 504
+        except httpx.HTTPError as exc:
+            where = "Helicone" if up.via_helicone else provider.name
+            await _answer(send, provider, 502, f"Cannot reach {where}: {type(exc).__name__}.", "network")
+            return 502
+        try:
+            await send({"type": "http.response.start", "status": resp.status_code, "headers": [
+                (k.encode("latin-1"), v.encode("latin-1")) for k, v in response_headers(resp.headers.multi_items())
+            ]})
+            try:
+                async for chunk in resp.aiter_raw():
+                    if chunk:
+                        await send({"type": "http.response.body", "body": chunk, "more_body": True})
+            except httpx.HTTPError as exc:
+                log.warning("ai proxy %s: the upstream stream broke off (%s)", provider.id, type(exc).__name__)
+                raise UpstreamBroke(f"{provider.name}'s stream broke off") from None
+            await send({"type": "http.response.body", "body": b"", "more_body": False})
+        finally:
+            await resp.aclose()
+        return resp.status_code
+
+    async def _lifespan(self, receive: Receive, send: Send) -> None:
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                await self.aclose()
+                await send({"type": "lifespan.shutdown.complete"})
+                return
+
+
+def create_proxy_app(manager: IntegrationManager | None = None) -> ProxyApp:
+    """The proxy for ``manager`` (default: the process-wide one); mount it or serve it."""
+    if manager is None:
+        from ..integrations.manager import get_manager
+
+        manager = get_manager()
+    return ProxyApp(manager)
