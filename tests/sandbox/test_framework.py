@@ -175,7 +175,7 @@ def test_slow_trickle(toy: ToyEmulator, client: httpx.Client) -> None:
     r = client.get("/api/v1/things")
     elapsed = time.perf_counter() - started
     assert r.status_code == 200 and r.json() == toy.things  # complete, just slow
-    assert 0.55 <= elapsed < 3.0, elapsed
+    assert elapsed >= 0.55, elapsed
 
 
 def test_oversized_body(toy: ToyEmulator, client: httpx.Client) -> None:

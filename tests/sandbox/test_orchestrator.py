@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import stat
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -14,7 +15,14 @@ from devtrack.sandbox import Sandbox, registry
 
 from .test_framework import ToyEmulator
 
-registry.register("toy", ToyEmulator)
+
+
+@pytest.fixture(autouse=True)
+def toy_registered() -> Iterator[None]:
+    """Only while these tests run: the session sandbox of other tests must not include it."""
+    registry.register("toy", ToyEmulator)
+    yield
+    registry.unregister("toy")
 
 
 def test_sandbox_serves_credentials_and_env(tmp_path: Path) -> None:

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from .emulator import Emulator
 
-__all__ = ["available", "factory", "register", "MODULE_SUFFIX"]
+__all__ = ["available", "factory", "register", "unregister", "MODULE_SUFFIX"]
 
 MODULE_SUFFIX = "_emulator"
 #: The order services start and are listed in (others follow alphabetically).
@@ -46,6 +46,11 @@ def available() -> list[str]:
 def register(service: str, make: EmulatorFactory) -> None:
     """Add (or replace) an emulator from outside the package, e.g. in a test."""
     _extra[service] = make
+
+
+def unregister(service: str) -> None:
+    """Undo :func:`register` (no-op when absent)."""
+    _extra.pop(service, None)
 
 
 def factory(service: str) -> EmulatorFactory:
