@@ -100,6 +100,6 @@ async def test_throttling_is_retried(sb: Sandbox, sandbox_manager: IntegrationMa
 ])
 async def test_faults(sb: Sandbox, sandbox_manager: IntegrationManager, fault: dict, kind: ResultKind) -> None:
     sb.faults("aws-ec2").add(route="/**", **fault)
-    sandbox_manager.deadline_override = 2.5
+    sandbox_manager.deadline_override = 2.5 if "latency" in fault else 8
     res = await sandbox_manager.test("aws-ec2")
     assert res.kind == kind, res.message

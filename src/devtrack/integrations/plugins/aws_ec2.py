@@ -273,6 +273,7 @@ def _events(instances: list[Instance]) -> list[Event]:
 def classify(exc: BaseException) -> ConnectionResult:
     """Map a boto3/botocore failure to a classified result with an actionable message."""
     from botocore import exceptions as bx
+    from botocore.parsers import ResponseParserError
 
     if isinstance(exc, bx.ClientError):
         err = exc.response.get("Error", {})
@@ -315,7 +316,7 @@ def classify(exc: BaseException) -> ConnectionResult:
         )
     if isinstance(exc, (bx.ConnectionClosedError, bx.ConnectionError)):
         return ConnectionResult.failure(ResultKind.NETWORK, "The connection to AWS broke off.")
-    if isinstance(exc, bx.ResponseParserError):
+    if isinstance(exc, ResponseParserError):
         return ConnectionResult.failure(ResultKind.INVALID_RESPONSE, "AWS answered with something that is not its XML.")
     if isinstance(exc, bx.NoRegionError):
         return ConnectionResult.failure(ResultKind.CONFIG, "No AWS region: set the region field.")
