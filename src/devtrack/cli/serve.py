@@ -6,6 +6,8 @@ only inside the command.
 
 from __future__ import annotations
 
+import signal
+import sys
 from typing import TYPE_CHECKING, Annotated
 
 import typer
@@ -59,8 +61,13 @@ def serve(
         if token:
             say("  every request needs the access token (log in at /login, or send Authorization: Bearer)")
         say("  press Ctrl+C to stop")
+        # uvicorn re-raises SIGTERM after its graceful shutdown; make that an exit that runs
+        # our clean-up (stopping the sandbox) instead of killing the process on the spot.
+        signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
         try:
             server.run(sockets=[sock])
+        except KeyboardInterrupt:
+            pass
         finally:
             sock.close()
 
@@ -72,6 +79,7 @@ class _sandboxed:
         self.enabled = enabled
         self.sandbox: object | None = None
         self.tmp: str | None = None
+        self.saved_env: dict[str, str] | None = None
 
     def __enter__(self) -> IntegrationManager | None:
         if not self.enabled:
@@ -95,12 +103,23 @@ class _sandboxed:
         self.sandbox = sb
         self.tmp = tempfile.mkdtemp(prefix="devtrack-sandbox-")
         path = sb.write_credentials(Path(self.tmp) / "credentials.json")
-        environ = {k: v for k, v in os.environ.items() if not k.startswith("DEVTRACK_")} | sb.env()
-        return IntegrationManager(store=CredentialStore(path), environ=environ)
+        # Plugins read their base-URL overrides from the process environment, so the
+        # sandbox's go there too (this process serves nothing else); restored on exit.
+        self.saved_env = {k: v for k, v in os.environ.items() if k.startswith("DEVTRACK_")}
+        for key in self.saved_env:
+            del os.environ[key]
+        os.environ.update(sb.env())
+        return IntegrationManager(store=CredentialStore(path), environ=dict(os.environ))
 
     def __exit__(self, *exc: object) -> None:
         if self.sandbox is not None:
             self.sandbox.stop()  # type: ignore[attr-defined]
+        if self.saved_env is not None:
+            import os
+
+            for key in [k for k in os.environ if k.startswith("DEVTRACK_")]:
+                del os.environ[key]
+            os.environ.update(self.saved_env)
         if self.tmp is not None:
             import shutil
 

@@ -1,0 +1,99 @@
+"""The issue's browser test, against the sandbox: configure Vercel through the form, Test
+shows success; a wrong token shows the auth error. Plus ``devtrack serve --sandbox``."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from playwright.sync_api import expect
+
+from devtrack.credentials import CredentialStore
+from devtrack.integrations.manager import IntegrationManager
+from devtrack.redact import mask
+from devtrack.sandbox import Sandbox
+from devtrack.web import create_app
+from devtrack.web.server import ServerThread
+
+from .browser import browser, page  # noqa: F401 (fixtures)
+from .test_browser import shot
+
+
+@pytest.fixture(scope="module")
+def vercel_sandbox() -> Iterator[Sandbox]:
+    with Sandbox(services=["vercel"], seed=1) as sb:
+        yield sb
+
+
+@pytest.fixture
+def sandbox_server(vercel_sandbox: Sandbox, tmp_path: Path,
+                   monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[ServerThread, IntegrationManager]]:
+    """An empty store (the user types the credentials) with the sandbox's base-URL overrides
+    (plugins read those from the process environment)."""
+    for key, value in vercel_sandbox.env().items():
+        monkeypatch.setenv(key, value)
+    manager = IntegrationManager(CredentialStore(tmp_path / "credentials.json"), environ=vercel_sandbox.env())
+    with ServerThread(create_app(manager)) as srv:
+        yield srv, manager
+
+
+def test_configure_vercel_through_the_form(page: Any, vercel_sandbox: Sandbox,  # noqa: F811
+                                           sandbox_server: tuple[ServerThread, IntegrationManager]) -> None:
+    srv, manager = sandbox_server
+    creds = vercel_sandbox.credentials()["vercel"]
+    page.goto(f"{srv.url}/settings/integrations/vercel")
+    page.get_by_label("Access token").fill(creds["token"])
+    page.get_by_label("Team ID").fill(creds["team_id"])
+    page.get_by_role("button", name="Save").click()
+    expect(page.locator("[data-saved]")).to_have_text(f"Saved: {mask(creds['token'])}")
+    assert creds["token"] not in page.content()
+
+    page.get_by_role("button", name="Test connection").click()
+    result = page.locator("[data-result] .result")
+    expect(result.locator(".kind")).to_have_text("ok", timeout=20_000)
+    expect(page.locator('.row[data-plugin="vercel"] [data-dot]')).to_have_attribute("aria-label", "passing")
+    shot(page, "sandbox-vercel-ok")
+
+    page.get_by_label("Access token").fill("vercel_wrong_token_0000000000")
+    page.get_by_role("button", name="Save").click()
+    expect(page.locator("[data-saved]")).to_have_text(f"Saved: {mask('vercel_wrong_token_0000000000')}")
+    page.get_by_role("button", name="Test connection").click()
+    expect(result.locator(".kind")).to_have_text("auth", timeout=20_000)
+    expect(page.locator('.row[data-plugin="vercel"] [data-dot]')).to_have_attribute("aria-label", "failing")
+    assert "vercel_wrong_token_0000000000" not in page.content()
+    shot(page, "sandbox-vercel-auth")
+
+
+def test_serve_sandbox_starts_and_stops_the_emulators(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DEVTRACK_")}
+    env["DEVTRACK_CREDENTIALS"] = str(tmp_path / "real-credentials.json")
+    proc = subprocess.Popen([sys.executable, "-m", "devtrack.cli.app", "serve", "--sandbox", "--port", "0"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    try:
+        assert proc.stdout is not None
+        url = None
+        for _ in range(5):
+            line = proc.stdout.readline()
+            m = re.search(r"(http://127\.0\.0\.1:\d+)/", line)
+            if m:
+                url = m.group(1)
+                break
+        assert url, "no URL printed"
+        with httpx.Client(base_url=url, timeout=30) as http:
+            listed = {p["id"]: p for p in http.get("/api/v1/integrations").json()}
+            assert listed["vercel"]["configured"] is True  # the sandbox's own credentials
+            csrf = http.get("/api/v1/session").json()["csrf_token"]
+            r = http.post("/api/v1/integrations/vercel/test", headers={"Origin": url, "X-CSRF-Token": csrf})
+            assert r.json()["ok"] is True, r.text
+    finally:
+        proc.terminate()
+        out, err = proc.communicate(timeout=60)
+    assert "sandbox stopped" in out
+    assert not (tmp_path / "real-credentials.json").exists()  # the user's store was never touched
