@@ -172,8 +172,10 @@ def test_serve_refuses_a_non_loopback_bind_without_a_token(tmp_path: Path) -> No
 
 def test_serve_with_a_token_requires_it_on_every_request(tmp_path: Path) -> None:
     token = "access-TOKEN-for-tests-7c1d"
-    env = dict(os.environ) | {"DEVTRACK_ACCESS_TOKEN": token}
-    proc = _devtrack("serve", "--host", "0.0.0.0", "--port", "0", env=env)
+    # The Vercel test below must fail fast on loopback, never reach the internet.
+    env = dict(os.environ) | {"DEVTRACK_ACCESS_TOKEN": token, "DEVTRACK_VERCEL_BASE_URL": "http://127.0.0.1:9"}
+    proc = _devtrack("serve", "--host", "0.0.0.0", "--port", "0", "--verbose", env=env)
+    secret = "vercel_SECRET_in_body_8f7e6d5c"
     try:
         assert proc.stdout is not None
         line = proc.stdout.readline()
@@ -193,10 +195,16 @@ def test_serve_with_a_token_requires_it_on_every_request(tmp_path: Path) -> None
             r = http.post("/api/v1/integrations/github/enable",
                           headers={"Authorization": f"Bearer {token}", "Origin": "http://evil.example"})
             assert r.status_code == 403
+            r = http.put("/api/v1/integrations/vercel/credentials", json={"values": {"token": secret}},
+                         headers={"Authorization": f"Bearer {token}"})
+            assert r.status_code == 200 and secret not in r.text
+            http.post("/api/v1/integrations/vercel/test", headers={"Authorization": f"Bearer {token}"})
     finally:
         proc.terminate()
         out, err = proc.communicate(timeout=30)
-    assert token not in line + out + err
+    logs = line + out + err
+    assert "PUT /api/v1/integrations/vercel/credentials" in logs  # --verbose logged the requests...
+    assert token not in logs and secret not in logs  # ...and no secret
 
 
 def test_login_form_sets_a_cookie_that_is_not_the_token(manager: IntegrationManager) -> None:
