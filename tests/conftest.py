@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-pytest_plugins = ["devtrack.sandbox.testing"]
+pytest_plugins = ["devtrack.sandbox.testing", "tests.leakscan"]
 
 
 @pytest.fixture(autouse=True)

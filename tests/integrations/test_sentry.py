@@ -275,7 +275,7 @@ async def test_timeout(mgr: IntegrationManager, emu: SentryEmulator) -> None:
 
 @pytest.mark.parametrize("fault, kind", [
     ({"malformed": True}, ResultKind.INVALID_RESPONSE),
-    ({"html": True}, ResultKind.INVALID_RESPONSE),
+    ({"html": True}, ResultKind.UNAVAILABLE),
     ({"html": True, "status": 200}, ResultKind.INVALID_RESPONSE),
     ({"truncate": True}, ResultKind.NETWORK),
     ({"reset": True}, ResultKind.NETWORK),
@@ -287,7 +287,8 @@ async def test_broken_answers(mgr: IntegrationManager, emu: SentryEmulator,
     assert data.error is not None and data.error.kind == kind, data.error
     assert took < mgr.deadline("sentry")
     if fault.get("html"):
-        assert "HTML" in data.error.message and "base URL" in data.error.message
+        assert "HTML" in data.error.message
+        assert ("base URL" in data.error.message) == (fault.get("status") == 200)
     assert_clean(data, emu)
 
 

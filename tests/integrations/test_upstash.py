@@ -275,11 +275,10 @@ async def test_timeout_within_deadline(sb: Sandbox, sandbox_manager: Integration
 
 @pytest.mark.parametrize(("fault", "route"), [
     ({"malformed": True}, "/v2/redis/databases"),
-    ({"html": True}, "/v2/redis/databases"),
     ({"html": True, "status": 200}, "/v2/redis/databases"),
     ({"oversize": 17 * 1024 * 1024}, "/v2/redis/databases"),
     ({"malformed": True}, REST_PREFIX + "/*/ping"),
-    ({"html": True}, REST_PREFIX + "/*/ping"),
+    ({"html": True, "status": 200}, REST_PREFIX + "/*/ping"),
 ])
 async def test_bad_answers_are_invalid_response(sb: Sandbox, sandbox_manager: IntegrationManager,
                                                 fault: dict[str, object], route: str) -> None:
@@ -287,6 +286,12 @@ async def test_bad_answers_are_invalid_response(sb: Sandbox, sandbox_manager: In
     res = await sandbox_manager.test("upstash")
     assert res.kind == ResultKind.INVALID_RESPONSE, res.message
     assert "Upstash" in res.message or "upstash" in res.message.lower()
+
+
+async def test_a_proxy_error_page_is_unavailable(sb: Sandbox, sandbox_manager: IntegrationManager) -> None:
+    sb.faults("upstash").add(route="/v2/redis/databases", html=True)
+    res = await sandbox_manager.test("upstash")
+    assert res.kind == ResultKind.UNAVAILABLE and "HTML" in res.message, res.message
 
 
 async def test_a_list_that_is_not_a_list_is_invalid_response(sb: Sandbox, api_only: IntegrationManager) -> None:

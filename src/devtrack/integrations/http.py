@@ -66,6 +66,7 @@ _HINTS: dict[ResultKind, str] = {
     ResultKind.RATE_LIMITED: "The service is rate-limiting requests; DevTrack will try again later.",
     ResultKind.UNAVAILABLE: "The service is having trouble; try again in a few minutes.",
     ResultKind.CONFIG: "The service refused the request as malformed; check the settings.",
+    ResultKind.INVALID_RESPONSE: "Check the base URL: a proxy or a login page may be answering instead.",
 }
 
 
@@ -351,9 +352,17 @@ class ServiceClient:
         return httpx.URL(self.base_url).netloc.decode()
 
     def _error(self, resp: httpx.Response, body: Any, rate_limited: bool, retry_after: float | None) -> HttpError:
-        kind = (self.classify(resp, body) if self.classify else None) or (
-            ResultKind.RATE_LIMITED if rate_limited else kind_for_status(resp.status_code)
-        )
+        custom = self.classify(resp, body) if self.classify else None
+        if custom is not None:
+            kind = custom
+        elif rate_limited:
+            kind = ResultKind.RATE_LIMITED
+        elif _looks_html(resp) and resp.status_code < 500:
+            # A login page, a captive portal or a wrong base URL: not the vendor's API at all.
+            # (An HTML page with a 5xx is a proxy's error page: the service is unavailable.)
+            kind = ResultKind.INVALID_RESPONSE
+        else:
+            kind = kind_for_status(resp.status_code)
         detail = vendor_message(body) if not _looks_html(resp) else None
         if _looks_html(resp):
             detail = "the answer was an HTML page, not the API's JSON"

@@ -84,7 +84,7 @@ class SentryIntegration(Integration):
         token = creds.value("token") or ""
         configured = (creds.value("base_url") or SENTRY_URL).rstrip("/")
         base = base_url_for(self.id, re.sub(r"/api/0$", "", configured))
-        return ServiceClient(self.id, base, service=self.name, classify=_html_is_invalid,
+        return ServiceClient(self.id, base, service=self.name,
                              headers={"Authorization": f"Bearer {token}"}, secrets=[token])
 
     async def _projects(self, client: ServiceClient, org: str, project: str | None) -> list[dict[str, Any]]:
@@ -308,10 +308,6 @@ def _explain(exc: HttpError, org: str, project: str | None, step: str) -> HttpEr
     return HttpError(exc.kind, msg, status=exc.status, retry_after=exc.retry_after)
 
 
-def _html_is_invalid(resp: Any, body: Any) -> ResultKind | None:
-    """An HTML page is never Sentry's API (a proxy, a login page, a wrong base URL)."""
-    html = "html" in resp.headers.get("content-type", "").lower()
-    return ResultKind.INVALID_RESPONSE if html and resp.status_code != 429 else None
 
 
 def _detail(exc: HttpError) -> str:

@@ -139,14 +139,14 @@ class UpstashIntegration(Integration):
 
         email, key = creds.value("email") or "", creds.value("api_key") or ""
         return ServiceClient(self.id, base_url_for(self.id, API), service="Upstash",
-                             auth=(email, key), secrets=[key], classify=_classify)
+                             auth=(email, key), secrets=[key])
 
     def _rest_client(self, creds: Credentials) -> ServiceClient:
         from ..http import ServiceClient
 
         token = creds.value("rest_token") or ""
         return ServiceClient(self.id, creds.value("rest_url") or "", service="the Upstash database",
-                             headers={"Authorization": f"Bearer {token}"}, secrets=[token], classify=_classify)
+                             headers={"Authorization": f"Bearer {token}"}, secrets=[token])
 
     @staticmethod
     async def _get(c: ServiceClient, path: str) -> Any:
@@ -302,13 +302,6 @@ class UpstashIntegration(Integration):
 
 
 # ---------------------------------------------------------------------- helpers
-
-
-def _classify(resp: httpx.Response, body: Any) -> ResultKind | None:
-    """A server error that is an HTML page (a proxy's, not the API's JSON) is an invalid response."""
-    if resp.status_code >= 500 and "html" in resp.headers.get("content-type", "").lower():
-        return ResultKind.INVALID_RESPONSE
-    return None
 
 
 def _unconfigured() -> ConnectionResult:

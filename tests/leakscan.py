@@ -1,0 +1,221 @@
+"""The leak scan: every secret the suite used, searched for in everything DevTrack showed.
+
+A pytest plugin (loaded from ``tests/conftest.py``). During the session it collects what
+DevTrack produced: every test's captured stdout, stderr and log lines, failure texts, the output
+of every ``devtrack`` subprocess, every response of the web app (recognised by its
+Content-Security-Policy header), every result the manager returned, and the store's files
+other than credential files. At the end it searches all of it for every secret registered with
+the redactor or handed out by the sandbox — plain, URL-encoded, base64 and inside Basic auth —
+and fails the session on a hit, printing a table that ``./dev reliability`` shows.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import subprocess
+import threading
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote, quote_plus
+
+import pytest
+
+_lock = threading.Lock()
+COLLECTED: dict[str, list[str]] = defaultdict(list)
+EXTRA_SECRETS: set[str] = set()
+#: Texts a test shows on purpose (e.g. ``devtrack ai token`` printing the proxy token).
+ALLOWED: set[str] = set()
+#: Shorter secrets, or ones made of one repeated character, match innocent text.
+MIN_LEN = 10
+REPORT = Path("artifacts") / "reliability" / "leak-scan.txt"
+
+
+def record(kind: str, text: Any) -> None:
+    if text:
+        with _lock:
+            COLLECTED[kind].append(text if isinstance(text, str) else str(text))
+
+
+def add_secrets(*values: str | None) -> None:
+    EXTRA_SECRETS.update(v for v in values if v)
+
+
+def allow(text: str) -> None:
+    """Mark output that reveals a secret by design, so the scan skips it."""
+    ALLOWED.add(text)
+
+
+def _forms(secret: str) -> set[str]:
+    return {secret, quote(secret, safe=""), quote_plus(secret), base64.b64encode(secret.encode()).decode()}
+
+
+# ---------------------------------------------------------------------- collection hooks
+
+
+def _wrap_subprocess() -> None:
+    original = subprocess.run
+
+    def run(*args: Any, **kwargs: Any) -> Any:
+        proc = original(*args, **kwargs)
+        argv = args[0] if args else kwargs.get("args")
+        flat = " ".join(map(str, argv)) if isinstance(argv, list | tuple) else str(argv)
+        if "devtrack" in flat:
+            for stream in (proc.stdout, proc.stderr):
+                if isinstance(stream, bytes):
+                    stream = stream.decode("utf-8", "replace")
+                if stream and stream not in ALLOWED:
+                    record("cli output", stream)
+        return proc
+
+    subprocess.run = run  # type: ignore[assignment]
+
+
+def _wrap_httpx() -> None:
+    try:
+        import httpx
+    except ImportError:  # pragma: no cover
+        return
+
+    def keep(resp: Any) -> None:
+        if "content-security-policy" in resp.headers and resp.is_stream_consumed:
+            try:
+                record("web responses", resp.text)
+            except Exception:
+                pass
+
+    sync_send = httpx.Client.send
+    async_send = httpx.AsyncClient.send
+
+    def send(self: Any, request: Any, **kw: Any) -> Any:
+        resp = sync_send(self, request, **kw)
+        keep(resp)
+        return resp
+
+    async def asend(self: Any, request: Any, **kw: Any) -> Any:
+        resp = await async_send(self, request, **kw)
+        keep(resp)
+        return resp
+
+    httpx.Client.send = send  # type: ignore[method-assign]
+    httpx.AsyncClient.send = asend  # type: ignore[method-assign]
+
+
+def _wrap_manager() -> None:
+    from devtrack.integrations.manager import IntegrationManager
+
+    test, fetch = IntegrationManager.test, IntegrationManager.fetch
+
+    async def test_(self: Any, plugin_id: str, *a: Any, **kw: Any) -> Any:
+        out = await test(self, plugin_id, *a, **kw)
+        record("results", out.model_dump_json())
+        return out
+
+    async def fetch_(self: Any, plugin_id: str) -> Any:
+        out = await fetch(self, plugin_id)
+        record("results", out.model_dump_json())
+        return out
+
+    IntegrationManager.test = test_  # type: ignore[method-assign]
+    IntegrationManager.fetch = fetch_  # type: ignore[method-assign]
+
+
+def _wrap_sandbox() -> None:
+    try:
+        from devtrack.sandbox.orchestrator import Sandbox
+    except ImportError:  # pragma: no cover
+        return
+    start = Sandbox.start
+
+    def start_(self: Any) -> Any:
+        out = start(self)
+        try:
+            for fields in self.credentials().values():
+                add_secrets(*(v for k, v in fields.items() if _secret_key(k)))
+        except Exception:
+            pass
+        return out
+
+    Sandbox.start = start_  # type: ignore[method-assign]
+
+
+def _secret_key(key: str) -> bool:
+    low = key.lower()
+    return any(h in low for h in ("token", "key", "secret", "password")) and "id" not in low.split("_")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    _wrap_subprocess()
+    _wrap_httpx()
+    _wrap_manager()
+    _wrap_sandbox()
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    for name, content in report.sections:
+        record("captured logs" if "log" in name else "captured output", content)
+    if report.failed and report.longrepr is not None:
+        record("exception texts", report.longreprtext)
+
+
+# ---------------------------------------------------------------------- the scan
+
+
+def _store_files(base: Path) -> list[Path]:
+    out = []
+    for path in base.rglob("*"):
+        if path.is_file() and path.suffix in (".db", ".sqlite", ".sqlite3", ".log", ".jsonl", ".db-wal"):
+            out.append(path)
+    return out
+
+
+def scan() -> tuple[dict[str, tuple[int, int]], list[str], int]:
+    from devtrack.redact import redactor
+
+    secrets = {s for s in set(redactor.secrets()) | EXTRA_SECRETS if len(s) >= MIN_LEN and len(set(s)) > 2}
+    forms = {f: s for s in secrets for f in _forms(s) if len(f) >= MIN_LEN}
+    stats: dict[str, tuple[int, int]] = {}
+    leaks: list[str] = []
+    for kind, texts in sorted(COLLECTED.items()):
+        stats[kind] = (len(texts), sum(len(t) for t in texts))
+        for text in texts:
+            if text in ALLOWED:
+                continue
+            for form, secret in forms.items():
+                if form in text:
+                    at = text.index(form)
+                    snippet = text[max(0, at - 60):at].replace("\n", " ")
+                    leaks.append(f"{kind}: secret {secret[:3]}… found after: {snippet!r}")
+                    break
+    return stats, leaks, len(secrets)
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    base = session.config._tmp_path_factory.getbasetemp() if hasattr(session.config, "_tmp_path_factory") else None
+    if base is not None:
+        for path in _store_files(Path(base)):
+            try:
+                record("store files", path.read_bytes().decode("utf-8", "replace"))
+            except OSError:
+                pass
+    stats, leaks, n_secrets = scan()
+    lines = ["leak scan", f"secrets searched: {n_secrets} (plain, URL-encoded, base64, Basic auth)"]
+    lines.append(f"{'source':<18} {'texts':>7} {'bytes':>12}")
+    for kind, (count, size) in stats.items():
+        lines.append(f"{kind:<18} {count:>7} {size:>12}")
+    lines.append(f"leaks found: {len(leaks)}")
+    lines += [f"  ✗ {leak}" for leak in leaks[:50]]
+    text = "\n".join(lines)
+    try:
+        REPORT.parent.mkdir(parents=True, exist_ok=True)
+        REPORT.write_text(text + "\n")
+        (REPORT.parent / "leak-scan.json").write_text(json.dumps({"secrets": n_secrets, "stats": stats, "leaks": leaks}))
+    except OSError:
+        pass
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    if reporter is not None and (leaks or os.environ.get("DEVTRACK_RELIABILITY")):
+        reporter.write_line(text)
+    if leaks and session.exitstatus == 0:
+        session.exitstatus = 1
