@@ -1,0 +1,135 @@
+"""The proxy's own safety: the local token everywhere an SDK sends its key, no browser
+origins, loopback-only serving, upstream failures as the vendor's error shapes, real streaming."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+import anthropic
+import httpx
+import openai
+import pytest
+
+from devtrack.ai.proxy import create_proxy_app
+from devtrack.ai.providers import AiProviders
+from devtrack.credentials import CredentialStore
+from devtrack.integrations.manager import IntegrationManager
+from devtrack.sandbox import Sandbox
+from devtrack.sandbox.openai_emulator import OpenAIEmulator
+from devtrack.web.server import ServerThread
+
+CHAT = {"model": "gpt-4o", "messages": [{"role": "user", "content": "hi"}]}
+GEMINI = {"contents": [{"role": "user", "parts": [{"text": "hi"}]}]}
+
+
+def _served(box: Sandbox) -> int:
+    return sum(len(box.emulator(s).requests) for s in ("openai", "anthropic", "google", "helicone-proxy"))
+
+
+@pytest.mark.parametrize("how", ["none", "wrong", "elsewhere"])
+def test_requests_without_the_token_are_refused(how: str, box: Sandbox, proxy: ServerThread, token: str) -> None:
+    bad = {"none": None, "wrong": token[:-2] + "xx", "elsewhere": token}[how]
+    oa = {"Authorization": f"Bearer {bad}"} if bad and how != "elsewhere" else ({"x-api-key": bad} if bad else {})
+    an = {"x-api-key": bad} if bad and how != "elsewhere" else ({"x-goog-api-key": bad} if bad else {})
+    go = {"x-goog-api-key": bad} if bad and how != "elsewhere" else ({"Authorization": f"Bearer {bad}"} if bad else {})
+    r1 = httpx.post(proxy.url + "/openai/v1/chat/completions", json=CHAT, headers=oa)
+    r2 = httpx.post(proxy.url + "/anthropic/v1/messages", json={**CHAT, "max_tokens": 5},
+                    headers={**an, "anthropic-version": "2023-06-01"})
+    r3 = httpx.post(proxy.url + "/google/v1beta/models/gemini-1.5-flash:generateContent", json=GEMINI, headers=go)
+    for r in (r1, r2, r3):
+        assert r.status_code == 401 and r.headers["x-devtrack-proxy-error"] == "proxy_token"
+        assert token not in r.text
+    assert r2.json()["error"]["type"] == "authentication_error" and r3.json()["error"]["status"] == "UNAUTHENTICATED"
+    assert _served(box) == 0
+
+
+def test_sdks_see_a_wrong_token_as_their_auth_error(proxy: ServerThread) -> None:
+    with pytest.raises(openai.AuthenticationError):
+        openai.OpenAI(base_url=proxy.url + "/openai/v1", api_key="nope", max_retries=0).models.list()
+    with pytest.raises(anthropic.AuthenticationError):
+        anthropic.Anthropic(base_url=proxy.url + "/anthropic", api_key="nope", max_retries=0).models.list()
+
+
+@pytest.mark.parametrize("origin", ["https://evil.example", "null", "http://127.0.0.1"])
+def test_browser_origins_are_refused_even_with_the_token(origin: str, box: Sandbox, proxy: ServerThread,
+                                                         token: str) -> None:
+    resp = httpx.post(proxy.url + "/openai/v1/chat/completions", json=CHAT,
+                      headers={"Authorization": f"Bearer {token}", "Origin": origin})
+    assert resp.status_code == 403 and resp.headers["x-devtrack-proxy-error"] == "origin"
+    assert "access-control-allow-origin" not in resp.headers
+    preflight = httpx.options(proxy.url + "/openai/v1/chat/completions",
+                              headers={"Origin": origin, "Access-Control-Request-Method": "POST"})
+    assert preflight.status_code == 403
+    assert _served(box) == 0
+
+
+def test_missing_provider_key_and_dead_upstream(box: Sandbox, tmp_path: Path) -> None:
+    environ = {k: v for k, v in box.env().items() if not k.endswith("_API_KEY")}
+    environ["DEVTRACK_ANTHROPIC_BASE_URL"] = "http://127.0.0.1:9"  # nothing listens there
+    m = IntegrationManager(store=CredentialStore(tmp_path / "c.json"), environ=environ)
+    AiProviders(m).set_key("anthropic", "sk-ant-whatever-123456789")
+    from devtrack.ai.proxy_token import ensure_token
+
+    token = ensure_token(m.store)
+    with ServerThread(create_proxy_app(m)) as srv:
+        r = httpx.get(srv.url + "/openai/v1/models", headers={"Authorization": f"Bearer {token}"})
+        assert r.status_code == 401 and "devtrack ai set openai" in r.json()["error"]["message"]
+        r = httpx.get(srv.url + "/anthropic/v1/models", headers={"x-api-key": token})
+        assert r.status_code == 502 and r.json()["error"]["type"] == "api_error"
+        assert "sk-ant-whatever" not in r.text
+        r = httpx.get(srv.url + "/nope/v1/models", headers={"Authorization": f"Bearer {token}"})
+        assert r.status_code == 404
+
+
+def test_streams_are_relayed_chunk_by_chunk(tmp_path: Path) -> None:
+    """An upstream that paces its events: the client must see the first long before the last."""
+    emu = OpenAIEmulator(seed=3)
+    emu.chunk_delay = 0.15
+    emu.reply_words = 6
+    with ServerThread(emu.app()) as upstream:  # uvicorn: streams as the app yields
+        m = IntegrationManager(store=CredentialStore(tmp_path / "c.json"),
+                               environ={"DEVTRACK_OPENAI_BASE_URL": upstream.url + "/v1", "OPENAI_API_KEY": emu.key})
+        from devtrack.ai.proxy_token import ensure_token
+
+        token = ensure_token(m.store)
+        with ServerThread(create_proxy_app(m)) as srv:
+            arrivals: list[float] = []
+            started = time.perf_counter()
+            with httpx.stream("POST", srv.url + "/openai/v1/chat/completions",
+                              json={**CHAT, "stream": True}, headers={"Authorization": f"Bearer {token}"}) as resp:
+                assert resp.status_code == 200
+                for chunk in resp.iter_raw():
+                    if chunk:
+                        arrivals.append(time.perf_counter() - started)
+    # 9 events 0.15 s apart: a buffering proxy would deliver everything at once after ~1.2 s.
+    assert len(arrivals) >= 6
+    assert arrivals[-1] - arrivals[0] > 0.8
+    assert arrivals[0] < 0.6
+
+
+def test_proxy_command_refuses_non_loopback(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from devtrack.cli.app import app
+
+    out = CliRunner().invoke(app, ["ai", "proxy", "--host", "0.0.0.0", "--port", "0"])
+    assert out.exit_code == 2 and "loopback" in out.output
+
+
+def test_logs_hold_no_keys_tokens_or_prompts(box: Sandbox, proxy: ServerThread, token: str, keys: dict[str, str],
+                                            caplog: Any) -> None:
+    import logging
+
+    caplog.set_level(logging.DEBUG)
+    secret_prompt = "my-very-private-prompt-text"
+    httpx.post(proxy.url + "/openai/v1/chat/completions?trace=1",
+               json={"model": "gpt-4o", "messages": [{"role": "user", "content": secret_prompt}]},
+               headers={"Authorization": f"Bearer {token}"})
+    # The proxy's and the server's loggers (httpx's own are the test client's too; the proxy
+    # command keeps them at WARNING).
+    text = "\n".join(r.getMessage() for r in caplog.records if r.name.startswith(("devtrack", "uvicorn")))
+    assert "ai proxy openai POST /v1/chat/completions → 200" in text
+    for secret in (secret_prompt, token, keys["openai"], "trace=1"):
+        assert secret not in text
