@@ -23,6 +23,8 @@ app.add_typer(__import__("devtrack.cli.git", fromlist=["app"]).app, name="git")
 app.add_typer(__import__("devtrack.cli.sandbox", fromlist=["app"]).app, name="sandbox")
 app.add_typer(__import__("devtrack.cli.ai", fromlist=["app"]).app, name="ai")
 app.command("serve")(__import__("devtrack.cli.serve", fromlist=["serve"]).serve)
+app.add_typer(__import__("devtrack.cli.views", fromlist=["app"]).app, name="views")
+app.command("status")(__import__("devtrack.cli.views", fromlist=["status"]).status)
 
 
 def _version(value: bool) -> None:

@@ -65,10 +65,14 @@ def serve(
         # our clean-up (stopping the sandbox) instead of killing the process on the spot.
         signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
         try:
+            from ..web.views_routes import start_refresh  # issue 8: the refresh coordinator
+
+            start_refresh(app, sandbox=sandbox)
             server.run(sockets=[sock])
         except KeyboardInterrupt:
             pass
         finally:
+            app.state.views.stop()  # the refresh coordinator (issue 8)
             sock.close()
 
 

@@ -16,7 +16,7 @@ from fastapi.templating import Jinja2Templates
 
 from .. import __version__
 from ..integrations.manager import IntegrationManager, get_manager
-from . import api, errors, git_api, pages
+from . import api, errors, git_api, pages, views_routes
 from .ai import AiProviders, default_ai_providers
 from .render import install_filters
 from .security import ASGIApp, Guard, SecurityMiddleware, default_allowed_hosts
@@ -66,6 +66,7 @@ def create_app(
         setattr(app.state, key, value)
     app.include_router(api.router)
     app.include_router(git_api.router)
+    views_routes.install(app, manager)  # native views (issue 8): owns "/", so before pages
     app.include_router(pages.router)
     app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
     if ai_proxy is not None:

@@ -1,0 +1,180 @@
+"""``devtrack status`` and ``devtrack views …``: the native views from stored snapshots.
+
+Both read the snapshot store only (written by ``devtrack serve``'s refresh coordinator or by
+``devtrack views refresh``), so they answer at once whatever state the services are in.
+Imported by every ``devtrack`` command: the views, the store and rich tables load inside
+the commands.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+from .output import JSON_OPTION, emit_json, fail
+
+if TYPE_CHECKING:
+    from ..views.current import Current
+
+app = typer.Typer(help="The native views (deployments, errors, code, infra, ai) from stored snapshots.",
+                  no_args_is_help=True)
+
+ICONS = {"healthy": "[green]●[/]", "degraded": "[yellow]●[/]", "down": "[red]●[/]", "failing": "[red]●[/]",
+         "needs_attention": "[red]![/]", "unconfigured": "[dim]○[/]", "disabled": "[dim]–[/]",
+         "pending": "[dim]…[/]", "unknown": "[dim]?[/]"}
+
+
+def _current() -> list[Current]:
+    from ..integrations.manager import get_manager
+    from ..views.current import from_store
+    from ..views.store import StoreError, open_store
+
+    try:
+        store = open_store()
+    except StoreError as exc:
+        fail(str(exc), kind="config")
+    try:
+        return from_store(get_manager(), store)
+    finally:
+        store.close()
+
+
+def status(as_json: bool = JSON_OPTION) -> None:
+    """One screen: every integration's status, key metrics and last refresh (stored snapshots)."""
+    from ..views.build import dashboard, since
+
+    view = dashboard(_current(), timeline=8)
+    if as_json:
+        emit_json({"ok": True, **view})
+        return
+    from rich.table import Table
+
+    from ..redact import redactor
+    from .output import console
+
+    table = Table(box=None, pad_edge=False, show_header=True, header_style="bold")
+    for col in ("", "integration", "status", "key metrics", "refreshed"):
+        table.add_column(col, no_wrap=col != "key metrics", overflow="ellipsis")
+    notes: list[str] = []
+    for c in view["cards"]:
+        when = since(c["last_refresh"])
+        if c["stale"]:
+            when += " [yellow](stale)[/]"
+        metrics = " · ".join(f"{m['label']} {m['value']}" for m in c["metrics"][:4])
+        table.add_row(ICONS.get(c["status"], "?"), c["name"], c["status"].replace("_", " "), metrics, when)
+        if c["needs_attention"]:
+            notes.append(f"[red]{c['name']} needs attention:[/] {c['error']['message'] if c['error'] else ''} "
+                         f"(polling stopped until its credentials change)")
+        elif c["error"]:
+            notes.append(f"[yellow]{c['name']}:[/] {c['error']['kind']}: {c['error']['message']}")
+    console.print(table, markup=True)
+    for note in notes:
+        console.print(redactor(note), soft_wrap=False, overflow="ellipsis")
+    if view["timeline"]:
+        console.print("\n[bold]Recent events[/]")
+        for e in view["timeline"]:
+            when = since(e["time"], "")
+            console.print(f"  [dim]{when:>12}[/] [cyan]{e['source']}[/] {redactor(e['title'])}",
+                          overflow="ellipsis", no_wrap=True, markup=True, highlight=False)
+    if view["empty"]:
+        console.print(f"\n{view['empty']['message']} Refresh with: devtrack views refresh")
+
+
+def _print_view(name: str, as_json: bool) -> None:
+    from ..views.build import build
+
+    view = build(name, _current())
+    if as_json:
+        emit_json({"ok": True, **view})
+        return
+    _print_tables(view)
+
+
+def _text(cell: Any) -> str:
+    return str(cell["text"]) if isinstance(cell, dict) else str(cell)
+
+
+def _print_tables(view: dict[str, Any]) -> None:
+    from rich.markup import escape
+    from rich.table import Table
+
+    from ..redact import redactor
+    from .output import console
+
+    console.print(f"[bold]{view['title']}[/]")
+    for s in view["sources"]:
+        line = f"  {s['name']}: {s['status'].replace('_', ' ')}, refreshed {s['last_refresh'] or 'never'}"
+        if s["stale"]:
+            line += " [yellow](stale)[/]"
+        if s["error"]:
+            line += f" — {escape(s['error']['kind'])}: {escape(s['error']['message'])}"
+        console.print(redactor(line))
+    if view["empty"]:
+        console.print(view["empty"]["message"])
+        return
+    if view["summary"]:
+        console.print("  " + " · ".join(f"{m['label']}: {m['value']}" for m in view["summary"]))
+    for t in view["tables"]:
+        table = Table(title=t["title"], title_justify="left", show_lines=False)
+        for col in t["columns"]:
+            table.add_column(col, overflow="fold")
+        for row in t["rows"]:
+            table.add_row(*(escape(redactor(_text(c))) for c in row))
+        console.print(table)
+
+
+def _view_command(name: str, doc: str) -> None:
+    def command(as_json: bool = JSON_OPTION) -> None:
+        _print_view(name, as_json)
+
+    command.__doc__ = doc
+    app.command(name)(command)
+
+
+for _name, _doc in (
+    ("deployments", "Recent deployments from Vercel and Cloudflare Pages."),
+    ("errors", "Unresolved Sentry issues of the last 24 h."),
+    ("code", "Branch, working tree, pull requests with CI, issues (GitHub)."),
+    ("infra", "EC2 instances, Upstash databases, Supabase projects, Cloudflare zones and Workers."),
+    ("ai", "AI cost and requests per day and per model (Helicone)."),
+):
+    _view_command(_name, _doc)
+
+
+@app.command("refresh")
+def refresh(
+    plugins: Annotated[list[str] | None, typer.Argument(help="Plugin ids (default: every enabled, configured one).")] = None,
+    as_json: bool = JSON_OPTION,
+) -> None:
+    """Fetch now and store the snapshots (the same refresh ``devtrack serve`` runs on a timer)."""
+    import asyncio
+
+    from ..integrations.manager import get_manager
+    from ..views.coordinator import Coordinator
+    from ..views.store import StoreError, open_store
+
+    manager = get_manager()
+    for pid in plugins or []:
+        if pid not in manager.ids():
+            fail(f"unknown integration {pid!r} (known: {', '.join(manager.ids())})", as_json=as_json, kind="not_found")
+    try:
+        store = open_store()
+    except StoreError as exc:
+        fail(str(exc), as_json=as_json, kind="config")
+    coordinator = Coordinator(manager, store)
+    try:
+        states = asyncio.run(coordinator.refresh_many(plugins or None))
+    finally:
+        coordinator.close()
+        store.close()
+    if as_json:
+        emit_json({"ok": all(s.error is None for s in states),
+                   "results": [s.model_dump(mode="json", exclude={"fingerprint"}) for s in states]})
+    else:
+        from .output import say
+
+        for s in states:
+            say(f"{s.id}: " + ("[green]ok[/]" if s.error is None else f"[red]{s.error.kind}[/] {s.error.message}"))
+    if any(s.error is not None for s in states):
+        raise typer.Exit(1)

@@ -1,0 +1,167 @@
+"""The native views in the web app: pages and ``/api/v1/views/...`` (issue 8).
+
+Pages and endpoints read the refresh coordinator's memory cache when it runs (``devtrack
+serve``) and the snapshot store otherwise; they never wait on a service. A manual refresh is
+started in the background and the page redirects back at once.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+from fastapi import APIRouter, FastAPI, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from markupsafe import Markup
+
+from ..integrations.manager import IntegrationManager
+from ..views import build as views
+from ..views.charts import svg
+from ..views.current import Current, from_store
+from ..views.store import SnapshotStore, open_store
+from .errors import error_response
+from .pages import _render
+
+router = APIRouter()
+
+#: URL path of each view's page.
+PAGES = {"dashboard": "/", "deployments": "/deployments", "errors": "/errors", "code": "/code",
+         "infra": "/infra", "ai": "/ai-usage"}
+
+
+class ViewsRuntime:
+    """Where the views read from: a running coordinator, else the store (opened on first use)."""
+
+    def __init__(self, manager: IntegrationManager, store_url: str | None = None) -> None:
+        self.manager = manager
+        self.store_url = store_url
+        self._store: SnapshotStore | None = None
+        self._lock = threading.Lock()
+        self.refresher: Any = None  # a views.coordinator.RefreshThread while serving
+
+    @property
+    def store(self) -> SnapshotStore:
+        with self._lock:
+            if self._store is None:
+                self._store = open_store(self.store_url)
+            return self._store
+
+    def use_store(self, store: SnapshotStore) -> None:
+        self._store = store
+
+    def current(self) -> list[Current]:
+        if self.refresher is not None:
+            return self.refresher.coordinator.current()  # type: ignore[no-any-return]
+        return from_store(self.manager, self.store)
+
+    def start(self, **coordinator_options: Any) -> Any:
+        """Run the refresh coordinator in its own thread (``devtrack serve``)."""
+        from ..views.coordinator import Coordinator, RefreshThread
+
+        self.refresher = RefreshThread(Coordinator(self.manager, self.store, **coordinator_options)).start()
+        return self.refresher
+
+    def stop(self) -> None:
+        if self.refresher is not None:
+            self.refresher.stop()
+            self.refresher = None
+
+
+def install(app: FastAPI, manager: IntegrationManager) -> ViewsRuntime:
+    """Add the views to an app (before the Settings router, so the dashboard owns ``/``)."""
+    runtime = ViewsRuntime(manager)
+    app.state.views = runtime
+    app.include_router(router)
+    app.state.templates.env.filters["since"] = views.since
+    app.state.templates.env.filters["chart"] = lambda chart: Markup(svg(chart))
+    return runtime
+
+
+def start_refresh(app: FastAPI, *, sandbox: bool = False) -> ViewsRuntime:
+    """Start the coordinator for ``devtrack serve``; a sandbox run keeps its snapshots beside its
+    throw-away credentials instead of in the user's history."""
+    runtime: ViewsRuntime = app.state.views
+    if sandbox:
+        runtime.store_url = "sqlite:///" + str(runtime.manager.store.path.with_name("snapshots.db"))
+    runtime.start()
+    return runtime
+
+
+def _runtime(request: Request) -> ViewsRuntime:
+    return request.app.state.views  # type: ignore[no-any-return]
+
+
+def _view(request: Request, name: str) -> dict[str, Any]:
+    return views.build(name, _runtime(request).current())
+
+
+# ---------------------------------------------------------------------- pages
+
+
+def _page(request: Request, name: str) -> HTMLResponse:
+    view = _view(request, name)
+    template = "views/dashboard.html" if name == "dashboard" else "views/view.html"
+    return _render(request, template, view=view, pages=PAGES, refreshing=_runtime(request).refresher is not None)
+
+
+@router.get("/", response_class=HTMLResponse, include_in_schema=False)
+def dashboard_page(request: Request) -> HTMLResponse:
+    return _page(request, "dashboard")
+
+
+def _register_page(name: str, path: str) -> None:
+    def page(request: Request) -> HTMLResponse:
+        return _page(request, name)
+
+    page.__name__ = f"{name}_page"
+    router.add_api_route(path, page, methods=["GET"], response_class=HTMLResponse, include_in_schema=False)
+
+
+for _name, _path in PAGES.items():
+    if _name != "dashboard":
+        _register_page(_name, _path)
+
+
+@router.post("/views/refresh", include_in_schema=False)
+async def refresh_form(request: Request) -> Response:
+    form = await request.form()
+    plugin = str(form.get("plugin") or "") or None
+    _trigger(request, plugin)
+    back = str(form.get("back") or "/")
+    return RedirectResponse(back if back in PAGES.values() else "/", status_code=303)
+
+
+def _trigger(request: Request, plugin: str | None) -> bool:
+    runtime = _runtime(request)
+    if plugin is not None:
+        runtime.manager.plugin_class(plugin)  # unknown id → 404 through the app's handler
+    if runtime.refresher is None:
+        return False
+    runtime.refresher.trigger([plugin] if plugin else None)
+    return True
+
+
+# ---------------------------------------------------------------------- JSON
+
+
+@router.get("/api/v1/views", tags=["views"])
+def list_views() -> dict[str, Any]:
+    """The views and where their pages and JSON live."""
+    return {"ok": True, "views": [{"name": n, "page": p, "api": f"/api/v1/views/{n}"} for n, p in PAGES.items()]}
+
+
+@router.get("/api/v1/views/{name}", tags=["views"])
+def get_view(name: str, request: Request) -> Any:
+    """One view (dashboard, deployments, errors, code, infra, ai) from stored snapshots."""
+    if name not in views.BUILDERS:
+        return error_response(request, 404, "not_found", f"unknown view {name!r}; views: {', '.join(views.BUILDERS)}")
+    return {"ok": True, **_view(request, name)}
+
+
+@router.post("/api/v1/views/refresh", tags=["views"], status_code=202)
+def refresh_api(request: Request, plugin: str | None = None) -> Any:
+    """Start a refresh now (one plugin or all) without waiting for it; poll the views for the result."""
+    if not _trigger(request, plugin):
+        return error_response(request, 409, "unavailable",
+                              "no refresh coordinator is running in this process (it runs in devtrack serve)")
+    return {"ok": True, "started": plugin or "all"}
