@@ -150,7 +150,8 @@ def _dump(items: Iterable[Any]) -> list[dict[str, Any]]:
 # ---------------------------------------------------------------------- dashboard
 
 
-def dashboard(current: list[Current], now: datetime | None = None, timeline: int = 30) -> View:
+def dashboard(current: list[Current], now: datetime | None = None, timeline: int = 30,
+              per_source: int = 6) -> View:
     """A card per enabled integration and a merged timeline of recent events."""
     now = now or utcnow()
     cards = []
@@ -168,8 +169,9 @@ def dashboard(current: list[Current], now: datetime | None = None, timeline: int
             "metrics": [{"label": label, "value": value} for label, value in shown],
             "records": counts,
         })
-        if c.data:
-            for e in c.data.events:
+        if c.data:  # a few per source, so one chatty service cannot drown the others
+            for e in sorted(c.data.events, key=lambda e: e.time.timestamp() if e.time else 0.0,
+                            reverse=True)[:per_source]:
                 events.append({"time": _iso(e.time), "title": e.title, "severity": e.severity,
                                "url": e.url, "source": c.name, "plugin": c.id})
     events.sort(key=lambda e: e["time"] or "", reverse=True)
