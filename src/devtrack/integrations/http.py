@@ -259,12 +259,14 @@ class ServiceClient:
         where = f"{method.upper()} {path}"
         attempt = 0
         while True:
+            sent = time.monotonic()
             try:
                 resp = await self._send(method, path, clean_params, json, headers)
             except HttpError as exc:
+                took = time.monotonic() - sent
                 if retryable and exc.kind in (ResultKind.NETWORK, ResultKind.TIMEOUT) and attempt < self.max_retries:
                     wait = self._backoff(attempt)
-                    if self._affordable(wait):
+                    if self._affordable(wait, took):
                         log.info("%s: %s failed (%s), retry %d in %.2fs", self.service, where, exc.kind, attempt + 1, wait)
                         await asyncio.sleep(wait)
                         attempt += 1
@@ -277,16 +279,19 @@ class ServiceClient:
             retry_after = _retry_after(resp) if (rate_limited or resp.status_code >= 500) else None
             if (rate_limited or resp.status_code in RETRY_STATUSES) and retryable and attempt < self.max_retries:
                 wait = retry_after if retry_after is not None else self._backoff(attempt)
-                if self._affordable(wait):
+                if self._affordable(wait, time.monotonic() - sent):
                     log.info("%s: %s answered %d, retry %d in %.2fs", self.service, where, resp.status_code, attempt + 1, wait)
                     await asyncio.sleep(wait)
                     attempt += 1
                     continue
             raise self._error(resp, body, rate_limited, retry_after)
 
-    def _affordable(self, wait: float) -> bool:
+    def _affordable(self, wait: float, took: float) -> bool:
+        """Whether waiting ``wait`` and trying again (which took ``took`` last time) still
+        leaves time to report within the deadline; if not, the failure is reported now,
+        classified, rather than becoming a timeout."""
         remaining = self._remaining()
-        return remaining is None or wait + 0.25 < remaining
+        return remaining is None or wait + 2 * took + 0.5 < remaining
 
     async def _send(
         self, method: str, path: str, params: Mapping[str, Any], body: Any, headers: Mapping[str, str] | None

@@ -9,6 +9,9 @@ instances, so "wrong key" and "missing permission" get different answers.
 from __future__ import annotations
 
 import asyncio
+import random
+import threading
+import time
 from collections import Counter
 from datetime import datetime
 from typing import Any
@@ -17,6 +20,7 @@ from pydantic import SecretStr
 
 from ... import redact
 from ..contract import (
+    DEADLINE,
     ConnectionResult,
     Credentials,
     Event,
@@ -42,6 +46,8 @@ _CONFIG_CODES = {"InvalidInstanceID.Malformed", "InvalidParameterValue", "Invali
 _UNAVAILABLE_CODES = {"ServiceUnavailable", "Unavailable", "InternalError", "InternalFailure"}
 #: Instances asked for per DescribeInstances page (AWS allows 5 to 1000).
 PAGE_SIZE = 100
+MAX_ATTEMPTS = 3
+_RETRYABLE = {ResultKind.RATE_LIMITED, ResultKind.UNAVAILABLE, ResultKind.NETWORK, ResultKind.TIMEOUT}
 
 
 class AwsEc2Credentials(Credentials):
@@ -77,6 +83,21 @@ class AwsEc2Credentials(Credentials):
     def ids(self) -> list[str]:
         raw = self.value("instance_ids") or ""
         return [i.strip() for i in raw.replace(" ", ",").split(",") if i.strip()]
+
+
+_LAST = threading.local()
+
+
+def _remember_answer(response_dict: dict[str, Any], **_: Any) -> None:
+    """Keep the raw status and size of the last answer: botocore's parse errors lose them."""
+    headers = response_dict.get("headers") or {}
+    body = response_dict.get("body") or b""
+    _LAST.answer = (response_dict.get("status_code"), headers.get("content-length"), len(body))
+
+
+def _remaining() -> float:
+    deadline = DEADLINE.get()
+    return 20.0 if deadline is None else max(0.0, deadline - time.monotonic())
 
 
 class AwsError(Exception):
@@ -118,25 +139,50 @@ class AwsEc2Integration(Integration):
             profile_name=creds.value("profile"),
             region_name=creds.value("region"),
         )
+        remaining = _remaining()
         config = Config(
-            connect_timeout=5,
-            read_timeout=10,
-            retries={"mode": "standard", "max_attempts": 3},
+            connect_timeout=max(0.5, min(5.0, remaining / 3)),
+            read_timeout=max(1.0, min(10.0, remaining / 2)),
+            # botocore's own backoff knows nothing of our deadline: _call retries instead.
+            retries={"mode": "standard", "max_attempts": 1},
             user_agent_extra="devtrack",
         )
-        return (
+        clients = (
             session.client("sts", endpoint_url=endpoint_url, config=config),
             session.client("ec2", endpoint_url=endpoint_url, config=config),
         )
+        for client in clients:
+            client.meta.events.register("before-parse", _remember_answer)
+        return clients
 
     async def _call(self, fn: Any, *args: Any) -> Any:
-        """Run a boto3 call in a thread, turning every failure into :class:`AwsError`."""
-        try:
-            return await asyncio.to_thread(fn, *args)
-        except AwsError:
-            raise
-        except Exception as exc:  # botocore raises many unrelated classes
-            raise AwsError(classify(exc)) from None
+        """Run a boto3 call in a thread, turning every failure into :class:`AwsError`.
+
+        Throttling, 5xx and broken connections are retried with jittered backoff, but only
+        while a retry still fits in the call's deadline (botocore's own retries cannot know it).
+        """
+
+        def run() -> Any:
+            _LAST.answer = None
+            try:
+                return fn(*args)
+            except AwsError:
+                raise
+            except Exception as exc:  # botocore raises many unrelated classes
+                raise AwsError(classify(exc, _LAST.answer)) from None
+
+        for attempt in range(MAX_ATTEMPTS):
+            started = time.monotonic()
+            try:
+                return await asyncio.to_thread(run)
+            except AwsError as exc:
+                took = time.monotonic() - started
+                wait = random.uniform(0, min(4.0, 0.25 * 2**attempt))
+                if exc.result.kind not in _RETRYABLE or attempt == MAX_ATTEMPTS - 1 \
+                        or wait + 2 * took + 0.5 >= _remaining():
+                    raise
+                await asyncio.sleep(wait)
+        raise AssertionError("unreachable")  # pragma: no cover
 
     # ------------------------------------------------------------------ contract
 
@@ -144,9 +190,17 @@ class AwsEc2Integration(Integration):
         assert isinstance(creds, AwsEc2Credentials)
         try:
             sts, ec2 = await self._call(self._clients, creds)
-            ident = await self._call(lambda: sts.get_caller_identity())
+            # Independent questions, asked together; who the key is wins if both fail.
+            ident_or_err, allowed_or_err = await asyncio.gather(
+                self._call(lambda: sts.get_caller_identity()),
+                self._call(self._dry_run, ec2, creds.ids()),
+                return_exceptions=True,
+            )
+            for outcome in (ident_or_err, allowed_or_err):
+                if isinstance(outcome, BaseException):
+                    raise outcome
+            ident, allowed = ident_or_err, allowed_or_err
             details = {"account": ident.get("Account"), "arn": ident.get("Arn"), "region": creds.value("region")}
-            allowed = await self._call(self._dry_run, ec2, creds.ids())
         except AwsError as exc:
             return exc.result
         if not allowed:
@@ -270,8 +324,12 @@ def _events(instances: list[Instance]) -> list[Event]:
     return events[:20]
 
 
-def classify(exc: BaseException) -> ConnectionResult:
-    """Map a boto3/botocore failure to a classified result with an actionable message."""
+def classify(exc: BaseException, answer: tuple[Any, Any, int] | None = None) -> ConnectionResult:
+    """Map a boto3/botocore failure to a classified result with an actionable message.
+
+    ``answer`` is (status, declared length, bytes received) of the last raw answer, which
+    tells a cut-off body or a proxy's error page apart from AWS sending nonsense.
+    """
     from botocore import exceptions as bx
     from botocore.parsers import ResponseParserError
 
@@ -303,6 +361,13 @@ def classify(exc: BaseException) -> ConnectionResult:
                 ResultKind.UNAVAILABLE, f"AWS answered {status or ''} {code}: try again in a few minutes.".replace("  ", " "),
                 code=code,
             )
+        if isinstance(status, int) and status >= 400:
+            from ..http import kind_for_status
+
+            return ConnectionResult.failure(
+                kind_for_status(status), f"AWS answered {status} {code}: {message}. Check the region and endpoint.",
+                code=code,
+            )
         return ConnectionResult.failure(ResultKind.ERROR, f"AWS error {code}: {message}", code=code)
     if isinstance(exc, (bx.NoCredentialsError, bx.PartialCredentialsError)):
         return ConnectionResult.failure(ResultKind.CONFIG, "No AWS credentials: give an access key pair or a profile.")
@@ -316,6 +381,14 @@ def classify(exc: BaseException) -> ConnectionResult:
         )
     if isinstance(exc, (bx.ConnectionClosedError, bx.ConnectionError)):
         return ConnectionResult.failure(ResultKind.NETWORK, "The connection to AWS broke off.")
+    if isinstance(exc, ResponseParserError) and answer is not None:
+        status, declared, received = answer
+        if declared and str(declared).isdigit() and int(declared) > received:
+            return ConnectionResult.failure(ResultKind.NETWORK, "AWS's answer was cut off before its end.")
+        if isinstance(status, int) and status >= 500:
+            return ConnectionResult.failure(
+                ResultKind.UNAVAILABLE, f"AWS answered {status} with an error page: try again in a few minutes."
+            )
     if isinstance(exc, ResponseParserError):
         return ConnectionResult.failure(ResultKind.INVALID_RESPONSE, "AWS answered with something that is not its XML.")
     if isinstance(exc, bx.NoRegionError):
