@@ -307,10 +307,20 @@ class IntegrationManager:
             budget = self.deadline(plugin_id)
             token = DEADLINE.set(time.monotonic() + budget)
             try:
-                async with asyncio.timeout(budget):
-                    out = await method(creds)
+                task = asyncio.ensure_future(method(creds))  # carries DEADLINE in its context
             finally:
                 DEADLINE.reset(token)
+            try:
+                done, _ = await asyncio.wait({task}, timeout=budget)
+            except asyncio.CancelledError:
+                task.cancel()
+                raise
+            if not done:
+                # Answer at the deadline; the plugin unwinds in the background, not on our time.
+                task.cancel()
+                task.add_done_callback(_consume)
+                raise TimeoutError
+            out = task.result()
             if not isinstance(out, ConnectionResult | IntegrationData):
                 raise TypeError(f"{call} returned {type(out).__name__}")
             return out
@@ -391,6 +401,12 @@ class IntegrationManager:
     async def fetch_many(self, ids: Iterable[str] | None = None) -> list[IntegrationData]:
         ids = list(ids) if ids is not None else self.fetchable()
         return list(await asyncio.gather(*(self.fetch(i) for i in ids)))
+
+
+def _consume(task: asyncio.Future[Any]) -> None:
+    """Retrieve a cancelled plugin task's outcome so asyncio does not warn about it."""
+    if not task.cancelled():
+        task.exception()
 
 
 def _scrub(model: Any) -> Any:

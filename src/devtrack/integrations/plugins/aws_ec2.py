@@ -179,7 +179,7 @@ class AwsEc2Integration(Integration):
                 took = time.monotonic() - started
                 wait = random.uniform(0, min(4.0, 0.25 * 2**attempt))
                 if exc.result.kind not in _RETRYABLE or attempt == MAX_ATTEMPTS - 1 \
-                        or wait + 2 * took + 0.5 >= _remaining():
+                        or wait + 3 * took + 1.0 >= _remaining():
                     raise
                 await asyncio.sleep(wait)
         raise AssertionError("unreachable")  # pragma: no cover
