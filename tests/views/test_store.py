@@ -89,7 +89,8 @@ def test_retention_thins_old_snapshots_and_keeps_the_newest() -> None:
         store.save(good("vercel", t, n=1 + t.hour % 3))
         t += timedelta(minutes=15)
     store.save(good("old", start, n=1))  # a plugin nobody refreshes any more
-    store.prune(NOW)
+    total = store.stats()["snapshots"]
+    removed = store.prune(NOW)
     ts = [when for when, _ in store.history("vercel", "deployments", start)]
     recent = [x for x in ts if x >= NOW - timedelta(hours=48)]
     hourly = [x for x in ts if NOW - timedelta(days=7) <= x < NOW - timedelta(hours=48)]
@@ -99,3 +100,4 @@ def test_retention_thins_old_snapshots_and_keeps_the_newest() -> None:
     assert 12 <= len(daily) <= 14 and min(ts) >= NOW - timedelta(days=20)  # one per day, 20 days at most
     assert store.latest("old", good=True) is not None    # a plugin's newest good snapshot stays
     assert store.stats()["payloads"] <= 4                # orphaned payloads are gone
+    assert removed == total - store.stats()["snapshots"] and store.prune(NOW) == 0

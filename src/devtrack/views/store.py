@@ -290,7 +290,7 @@ class SqliteStore:
         keep = ("SELECT MAX(id) FROM snapshots GROUP BY plugin "
                 "UNION SELECT MAX(id) FROM snapshots WHERE ok = 1 GROUP BY plugin")
         with self._tx() as db:
-            before = db.total_changes
+            before = db.execute("SELECT COUNT(*) FROM snapshots").fetchone()[0]
             db.execute(f"DELETE FROM snapshots WHERE fetched_at < ? AND id NOT IN ({keep})", (daily_cut,))
             # failed fetches matter while they are recent; their history is the good data's gaps
             db.execute(f"DELETE FROM snapshots WHERE ok = 0 AND fetched_at < ? AND id NOT IN ({keep})",
@@ -303,8 +303,8 @@ class SqliteStore:
                     (lo, hi, lo, hi, bucket))
             db.execute("DELETE FROM payloads WHERE hash NOT IN "
                        "(SELECT payload FROM snapshots WHERE payload IS NOT NULL)")
-            removed = db.total_changes - before
-        return removed
+            removed = before - db.execute("SELECT COUNT(*) FROM snapshots").fetchone()[0]
+        return int(removed)
 
     def stats(self) -> dict[str, Any]:
         with self._lock:
