@@ -483,6 +483,12 @@ def SandboxGitHub(*, seed: int = 0, scale: dict[str, int] | None = None) -> Any:
         def credentials(self, url: str) -> dict[str, dict[str, str]]:
             return {"github": {"token": self.core.token}}
 
+        def env(self, url: str) -> dict[str, str]:
+            """The REST base, and the seeded repository as the one GitHub is asked about, so
+            pull requests, CI runs and issues show up from any working directory."""
+            repo = next(iter(self.core.repos.values()))
+            return super().env(url) | {"DEVTRACK_GITHUB_REPO": repo.full_name}
+
         def on_reset(self) -> None:
             self.core.requests.clear()
             self.core.faults.clear()
