@@ -8,7 +8,13 @@ from typing import Annotated
 import typer
 
 from .. import __version__
+from .ai import app as ai_app
+from .git import app as git_app
 from .integrations import app as integrations_app
+from .sandbox import app as sandbox_app
+from .serve import serve
+from .views import app as views_app
+from .views import status
 from .output import JSON_OPTION, emit_json, fail, say, warn
 
 app = typer.Typer(
@@ -19,12 +25,12 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 app.add_typer(integrations_app, name="integrations")
-app.add_typer(__import__("devtrack.cli.git", fromlist=["app"]).app, name="git")
-app.add_typer(__import__("devtrack.cli.sandbox", fromlist=["app"]).app, name="sandbox")
-app.add_typer(__import__("devtrack.cli.ai", fromlist=["app"]).app, name="ai")
-app.command("serve")(__import__("devtrack.cli.serve", fromlist=["serve"]).serve)
-app.add_typer(__import__("devtrack.cli.views", fromlist=["app"]).app, name="views")
-app.command("status")(__import__("devtrack.cli.views", fromlist=["status"]).status)
+app.add_typer(git_app, name="git")
+app.add_typer(views_app, name="views")
+app.command("status")(status)
+app.command("serve")(serve)
+app.add_typer(ai_app, name="ai")
+app.add_typer(sandbox_app, name="sandbox")
 
 
 def _version(value: bool) -> None:
