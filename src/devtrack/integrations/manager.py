@@ -80,7 +80,10 @@ class IntegrationManager:
         self.registry = registry or default_registry()
         self.environ: Mapping[str, str] = os.environ if environ is None else environ
         self.deadline_override = deadline
+        #: Run inside the atomic write of every credential change (to change more of the doc).
         self.save_hooks: list[SaveHook] = []
+        #: Run after such a write is durable, with the plugin id (to react to the change).
+        self.saved_hooks: list[Callable[[str], None]] = []
         self._instances: dict[str, Integration] = {}
         from ..ai.sync import install_hooks  # Helicone → AI proxy sync (light module)
 
@@ -201,6 +204,7 @@ class IntegrationManager:
 
         self.store.update(change)
         self._instances.pop(plugin_id, None)
+        self._saved(plugin_id)
         return result[0]
 
     def unset(self, plugin_id: str, keys: Iterable[str] | None = None) -> None:
@@ -226,6 +230,7 @@ class IntegrationManager:
 
         self.store.update(change)
         self._instances.pop(plugin_id, None)
+        self._saved(plugin_id)
 
     def set_enabled(self, plugin_id: str, enabled: bool) -> None:
         self.plugin_class(plugin_id)
@@ -235,10 +240,18 @@ class IntegrationManager:
             self._run_hooks(doc, plugin_id)
 
         self.store.update(change)
+        self._saved(plugin_id)
 
     def _run_hooks(self, doc: Doc, plugin_id: str) -> None:
         for hook in self.save_hooks:
             hook(self, doc, plugin_id)
+
+    def _saved(self, plugin_id: str) -> None:
+        for hook in list(self.saved_hooks):
+            try:
+                hook(plugin_id)
+            except Exception as exc:  # a listener must not undo a save that happened
+                log.warning("a listener of %s's credentials failed: %s", plugin_id, redact.safe_str(exc))
 
     def masked(self, plugin_id: str, doc: Doc | None = None) -> dict[str, str]:
         """Stored values for display: secrets masked, plain fields as they are."""

@@ -79,7 +79,7 @@ class Coordinator:
         self._wake: asyncio.Event | None = None
         self._last_fingerprint_check = 0.0
         self._last_prune = 0.0
-        manager.save_hooks.append(self._on_save)
+        manager.saved_hooks.append(self._on_saved)
 
     # ------------------------------------------------------------------ configuration
 
@@ -193,8 +193,9 @@ class Coordinator:
 
     # ------------------------------------------------------------------ credentials changes
 
-    def _on_save(self, manager: IntegrationManager, doc: Any, plugin_id: str) -> None:
-        """Manager save hook (runs inside the credential write, maybe on another thread)."""
+    def _on_saved(self, plugin_id: str) -> None:
+        """Manager hook, called once a credential change is written (maybe on another thread):
+        a fetch started now reads the new credentials."""
         with self._changed_lock:
             self._changed.add(plugin_id)
         loop, wake = self._loop, self._wake
@@ -273,8 +274,8 @@ class Coordinator:
             self._loop = None
 
     def close(self) -> None:
-        if self._on_save in self.manager.save_hooks:
-            self.manager.save_hooks.remove(self._on_save)
+        if self._on_saved in self.manager.saved_hooks:
+            self.manager.saved_hooks.remove(self._on_saved)
 
 
 class RefreshThread:
