@@ -128,8 +128,36 @@ def test_logs_hold_no_keys_tokens_or_prompts(box: Sandbox, proxy: ServerThread, 
                json={"model": "gpt-4o", "messages": [{"role": "user", "content": secret_prompt}]},
                headers={"Authorization": f"Bearer {token}"})
     # The proxy's and the server's loggers (httpx's own are the test client's too; the proxy
-    # command keeps them at WARNING).
-    text = "\n".join(r.getMessage() for r in caplog.records if r.name.startswith(("devtrack", "uvicorn")))
+    # command keeps them at WARNING). The line is written once the answer has left: wait for it.
+    deadline = time.monotonic() + 5
+    while True:
+        text = "\n".join(r.getMessage() for r in caplog.records if r.name.startswith(("devtrack", "uvicorn")))
+        if "→ 200" in text or time.monotonic() > deadline:
+            break
+        time.sleep(0.05)
     assert "ai proxy openai POST /v1/chat/completions → 200" in text
     for secret in (secret_prompt, token, keys["openai"], "trace=1"):
         assert secret not in text
+
+
+def test_a_client_hanging_up_stops_the_upstream_read(tmp_path: Path) -> None:
+    """An abandoned stream must not keep the proxy reading (and the user paying) to the end."""
+    emu = OpenAIEmulator(seed=4)
+    emu.chunk_delay = 0.1
+    emu.reply_words = 40
+    with ServerThread(emu.app()) as upstream:
+        m = IntegrationManager(store=CredentialStore(tmp_path / "c.json"),
+                               environ={"DEVTRACK_OPENAI_BASE_URL": upstream.url + "/v1", "OPENAI_API_KEY": emu.key})
+        from devtrack.ai.proxy_token import ensure_token
+
+        token = ensure_token(m.store)
+        app = create_proxy_app(m)
+        with ServerThread(app) as srv:
+            with httpx.stream("POST", srv.url + "/openai/v1/chat/completions", json={**CHAT, "stream": True},
+                              headers={"Authorization": f"Bearer {token}", "Connection": "close"}) as resp:
+                next(resp.iter_raw())
+            pool = app._client._transport._pool  # type: ignore[union-attr]
+            deadline = time.monotonic() + 2.0  # the upstream stream itself lasts 4 s
+            while [c for c in pool.connections if not c.is_idle() and not c.is_closed()]:
+                assert time.monotonic() < deadline, "the proxy kept reading an abandoned stream"
+                time.sleep(0.05)

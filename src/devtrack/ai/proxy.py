@@ -206,12 +206,22 @@ class ProxyApp:
             where = "Helicone" if up.via_helicone else provider.name
             await _answer(send, provider, 502, f"Cannot reach {where}: {type(exc).__name__}.", "network")
             return 502
+        gone = asyncio.Event()
+
+        async def watch() -> None:  # the client hung up: stop reading (and paying for) the stream
+            while (await receive())["type"] != "http.disconnect":
+                pass
+            gone.set()
+
+        watcher = asyncio.create_task(watch())
         try:
             await send({"type": "http.response.start", "status": resp.status_code, "headers": [
                 (k.encode("latin-1"), v.encode("latin-1")) for k, v in response_headers(resp.headers.multi_items())
             ]})
             try:
                 async for chunk in resp.aiter_raw():
+                    if gone.is_set():
+                        return 499
                     if chunk:
                         await send({"type": "http.response.body", "body": chunk, "more_body": True})
             except httpx.HTTPError as exc:
@@ -219,6 +229,7 @@ class ProxyApp:
                 raise UpstreamBroke(f"{provider.name}'s stream broke off") from None
             await send({"type": "http.response.body", "body": b"", "more_body": False})
         finally:
+            watcher.cancel()
             await resp.aclose()
         return resp.status_code
 
