@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 
-import pytest
 
 from devtrack.integrations.manager import IntegrationManager
 from devtrack.sandbox import Sandbox

@@ -18,7 +18,6 @@ import logging
 import threading
 from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
-from typing import Any
 
 from .. import redact
 from ..integrations.contract import IntegrationData, ResultKind, utcnow

@@ -109,7 +109,7 @@ class GitHubIntegration(Integration):
 
         from ...github import service
         from ...github.git import git_branches, git_log, git_status
-        from ..contract import Branch, Commit, Event, Health, Records
+        from ..contract import Branch, Commit, Event, Records
 
         token = creds.value("token")
         status = await git_status(self._path())

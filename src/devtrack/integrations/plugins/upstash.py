@@ -36,7 +36,6 @@ from ..contract import (
 )
 
 if TYPE_CHECKING:
-    import httpx
 
     from ..http import HttpError, ServiceClient
 
