@@ -3,12 +3,28 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
 
 import pytest
 
 from devtrack.integrations.contract import ResultKind
 from devtrack.integrations.manager import IntegrationManager
 from devtrack.sandbox import Sandbox
+
+from ..contracts.test_aws_contract import action_problems
+
+
+@pytest.fixture(autouse=True)
+def _requests_match_the_botocore_models(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Every call the plugin made in a test is an operation, with parameters, of the AWS model."""
+    if "sb" not in request.fixturenames:
+        yield
+        return
+    sb = request.getfixturevalue("sb")
+    yield
+    calls = [r.body for r in sb.emulator("aws-ec2").requests.all() if isinstance(r.body, dict) and r.body.get("Action")]
+    services = {"GetCallerIdentity": "sts"}
+    assert [p for c in calls for p in action_problems(services.get(c["Action"], "ec2"), c)] == []
 
 
 def _emu(sb: Sandbox):  # type: ignore[no-untyped-def]
