@@ -43,7 +43,10 @@ async def test_identity_and_instances(sb: Sandbox, sandbox_manager: IntegrationM
     assert {"running", "stopped"} <= states
     assert all(i.type and i.region == "us-east-1" for i in data.records.instances)
     assert any(i.name for i in data.records.instances)
-    assert data.health.status in ("healthy", "degraded")
+    # The sandbox's impaired instance fails its status checks: health is degraded, with a warning.
+    assert emu.impaired and {i.id for i in data.records.instances if i.health == "impaired"} == emu.impaired
+    assert data.health.status == "degraded" and "impaired" in data.health.detail
+    assert any(e.severity == "warning" and "impaired" in e.title for e in data.events)
     assert data.health.metrics["instances"] == len(emu.instance_ids)
     assert "secret" not in data.model_dump_json().lower() or emu.secret_access_key not in data.model_dump_json()
 

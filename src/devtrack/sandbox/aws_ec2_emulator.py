@@ -57,6 +57,8 @@ class AwsEc2Emulator(Emulator):
         # not from the seed: two emulators in one process must not share moto's account
         self.account_id = str(random.SystemRandom().randrange(10**11, 10**12))
         self.instance_ids: list[str] = []
+        #: Instances whose status checks fail (moto cannot fail them itself).
+        self.impaired: set[str] = set()
         self.moto: Any = None
 
     # ------------------------------------------------------------------ vendor traits
@@ -131,11 +133,24 @@ class AwsEc2Emulator(Emulator):
                 return
             target = scope["raw_path"].decode("latin-1") + (f"?{query}" if query else "")
             status, resp_headers, data = await asyncio.to_thread(self._forward, scope["method"], target, headers, body)
+            if b"DescribeInstanceStatus" in body and status == 200:
+                data = self._impair(data)
+                resp_headers = [(k, str(len(data)) if k.lower() == "content-length" else v) for k, v in resp_headers]
             await send({"type": "http.response.start", "status": status,
                         "headers": [(k.encode("latin-1"), v.encode("latin-1")) for k, v in resp_headers]})
             await send({"type": "http.response.body", "body": data})
 
         return proxy
+
+    def _impair(self, xml: bytes) -> bytes:
+        """moto reports every status check as ok; the seeded impaired instance fails its own."""
+        def one(match: re.Match[bytes]) -> bytes:
+            item = match.group(0)
+            if any(f"<instanceId>{iid}</instanceId>".encode() in item for iid in self.impaired):
+                item = re.sub(rb"(<instanceStatus>.*?)<status>passed</status>(.*?)<status>ok</status>",
+                              rb"\1<status>failed</status>\2<status>impaired</status>", item, flags=re.S)
+            return item
+        return re.sub(rb"<item><availabilityZone>.*?</systemStatus></item>", one, xml, flags=re.S)
 
     def routes(self) -> list[Any]:
         return []  # a proxy: every path goes to moto
@@ -196,6 +211,9 @@ class AwsEc2Emulator(Emulator):
         by_state: dict[str, list[str]] = {}
         for iid, state in zip(self.instance_ids, wanted):
             by_state.setdefault(state, []).append(iid)
+        running = by_state.get("running", [])
+        if len(running) >= 2:  # one running instance fails its status checks
+            self.impaired = {running[-1]}
         if by_state.get("stopped"):
             ec2.stop_instances(InstanceIds=by_state["stopped"])
         if by_state.get("terminated"):
