@@ -50,21 +50,27 @@ _STATUS_KINDS: dict[int, ResultKind] = {
 }
 
 
-_SSL_CONTEXT: ssl.SSLContext | None = None
+_SSL_CONTEXTS: dict[tuple[str, str], ssl.SSLContext] = {}
 _SSL_LOCK = threading.Lock()
 
 
 def shared_ssl_context() -> ssl.SSLContext:
-    """One verifying TLS context for every client: building one loads the CA bundle, which
-    costs tens of milliseconds of event-loop time per client otherwise."""
-    global _SSL_CONTEXT
+    """One verifying TLS context per CA bundle, shared by every client: building one loads
+    the bundle, which otherwise costs tens of milliseconds of event-loop time per client.
+    ``SSL_CERT_FILE``/``SSL_CERT_DIR`` are honoured, as httpx does."""
+    key = (os.environ.get("SSL_CERT_FILE", ""), os.environ.get("SSL_CERT_DIR", ""))
     with _SSL_LOCK:
-        if _SSL_CONTEXT is None:
+        ctx = _SSL_CONTEXTS.get(key)
+        if ctx is None:
             import certifi
 
-            ctx = ssl.create_default_context(cafile=os.environ.get("SSL_CERT_FILE") or certifi.where())
-            _SSL_CONTEXT = ctx
-        return _SSL_CONTEXT
+            cafile, capath = key
+            if cafile or capath:
+                ctx = ssl.create_default_context(cafile=cafile or None, capath=capath or None)
+            else:
+                ctx = ssl.create_default_context(cafile=certifi.where())
+            _SSL_CONTEXTS[key] = ctx
+        return ctx
 
 
 def kind_for_status(status: int) -> ResultKind:
