@@ -149,7 +149,7 @@ def render(cells: list[Cell]) -> str:
     faults = list(dict.fromkeys(c.fault for c in cells))
     by = {(c.plugin, c.fault): c for c in cells}
     width = max(len(f) for f in faults) + 2
-    colw = max(18, *(len(p) + 2 for p in plugins))
+    colw = max(25, *(len(p) + 2 for p in plugins))
     lines = ["fault".ljust(width) + "".join(p.ljust(colw) for p in plugins)]
     for f in faults:
         row = f.ljust(width)
