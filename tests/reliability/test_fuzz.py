@@ -7,6 +7,9 @@ import subprocess
 import tempfile
 from pathlib import Path
 
+from collections.abc import Iterator
+
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -14,8 +17,19 @@ from devtrack.credentials import CredentialStore
 from devtrack.github.git import git_status
 from devtrack.integrations.manager import CredentialsInvalid, IntegrationManager
 from devtrack.integrations.registry import BUILTINS, default_registry
+from devtrack.redact import redactor
 
 from .report import write
+
+@pytest.fixture(autouse=True, scope="module")
+def _own_redactor() -> Iterator[None]:
+    """Fuzzed "secrets" are registered for redaction as they are validated; forget them after,
+    so they neither mask ordinary words in later tests nor swell the leak scan."""
+    saved = redactor.secrets()
+    yield
+    redactor.clear()
+    redactor.add(*saved)
+
 
 RESULTS: dict[str, list[int]] = {"credentials accepted": [0], "credentials refused": [0], "file names": [0]}
 
