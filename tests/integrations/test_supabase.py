@@ -106,6 +106,6 @@ async def test_429_retry_after_then_success(sb: Sandbox, sandbox_manager: Integr
 ])
 async def test_faults(sb: Sandbox, sandbox_manager: IntegrationManager, fault: dict, kind: ResultKind) -> None:
     sb.faults("supabase").add(route="/v1/projects", **fault)
-    sandbox_manager.deadline_override = 2
+    sandbox_manager.deadline_override = 2 if "latency" in fault else 8
     res = await sandbox_manager.test("supabase")
     assert res.kind == kind, res.message
