@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import re
+from datetime import date
 from pathlib import Path
 
 README = Path("README.md")
@@ -17,7 +18,8 @@ def main() -> int:
     if rel.exists():
         parts.append("```\n" + rel.read_text().strip() + "\n```")
     if bench.exists():
-        parts.append("```\n" + bench.read_text().strip() + "\n```")
+        day = date.fromtimestamp(bench.stat().st_mtime).isoformat()
+        parts.append(f"```\nBenchmarks of {day} (./dev bench)\n\n" + bench.read_text().strip() + "\n```")
     if not parts:
         print("nothing to report: run ./dev reliability and ./dev bench first")
         return 1

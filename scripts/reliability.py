@@ -23,7 +23,11 @@ def main() -> int:
         env = dict(os.environ, DEVTRACK_RELIABILITY="1")
         args = sys.argv[1:] or ["tests"]
         code = subprocess.call([sys.executable, "-m", "pytest", "-q", *args], env=env)
-    out = [f"Reliability run of {date.today().isoformat()} (status {code})", ""]
+    if sys.argv[1:] == ["--tables"]:
+        head = f"Reliability tables of {date.today().isoformat()}, from the last test run"
+    else:
+        head = f"Reliability run of {date.today().isoformat()}: pytest exit status {code}"
+    out = [head, ""]
     for name in ORDER:
         path = DIR / f"{name}.txt"
         out.append(path.read_text().rstrip() if path.exists() else f"{name}: not produced (did its test run?)")
