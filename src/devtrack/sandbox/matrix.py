@@ -69,6 +69,8 @@ class Cell:
     deadline: float
     raised: str | None
     message: str
+    #: What a failed first try gave ("timeout 5.7s"), when the cell was run a second time.
+    first_try: str | None = None
 
     @property
     def passed(self) -> bool:
@@ -135,9 +137,18 @@ async def run_matrix(sandbox: Any, manager: IntegrationManager, plugins: list[st
         service = service_of(sandbox, plugin)
         assert service is not None, plugin
         async with gate:
-            return [await _cell(sandbox, manager, plugin, service, name, spec,
-                                EXPECTED_OVERRIDES.get((plugin, name), expected))
-                    for name, spec, expected in table]
+            cells = []
+            for name, spec, expected in table:
+                want = EXPECTED_OVERRIDES.get((plugin, name), expected)
+                cell = await _cell(sandbox, manager, plugin, service, name, spec, want)
+                if not cell.passed:
+                    # A stalled CI machine can push one call past its deadline; a real fault in
+                    # the plugin fails both tries, and a second-try pass is shown in the table.
+                    second = await _cell(sandbox, manager, plugin, service, name, spec, want)
+                    second.first_try = f"{cell.got} {cell.elapsed:.1f}s" + (f" ({cell.raised})" if cell.raised else "")
+                    cell = second
+                cells.append(cell)
+            return cells
 
     columns = await asyncio.gather(*(column(p) for p in chosen))
     return [c for col in columns for c in col]
@@ -158,11 +169,14 @@ def render(cells: list[Cell]) -> str:
             if c is None:
                 row += "-".ljust(colw)
                 continue
-            mark = "✓" if c.passed else "✗"
+            mark = ("✓" if c.passed else "✗") + ("*" if c.first_try else "")
             row += f"{mark} {c.got} {c.elapsed:.1f}s".ljust(colw)
         lines.append(row)
     failed = [c for c in cells if not c.passed]
     lines.append(f"{len(cells) - len(failed)}/{len(cells)} cells pass (deadline {MATRIX_DEADLINE:g}s per call)")
+    for c in cells:
+        if c.first_try:
+            lines.append(f"  * {c.plugin} × {c.fault}: run twice; the first try gave {c.first_try}")
     for c in failed:
         lines.append(f"  ✗ {c.plugin} × {c.fault}: expected {c.expected}, got {c.got} in {c.elapsed}s"
                      + (f", raised {c.raised}" if c.raised else "") + f" — {c.message}")

@@ -87,6 +87,20 @@ class AwsEc2Credentials(Credentials):
 
 _LAST = threading.local()
 _CLIENTS_LOCK = threading.Lock()
+#: boto3 sessions are not thread-safe, and a fresh one re-reads ~2 MB of EC2 model JSON:
+#: one session per profile (``None`` for explicit keys) is kept and used under this lock.
+_SESSIONS: dict[str | None, Any] = {}
+_SESSIONS_LOCK = threading.Lock()
+
+
+def _session(profile: str | None) -> Any:
+    """The shared boto3 session for ``profile`` (call with ``_SESSIONS_LOCK`` held)."""
+    import boto3
+
+    session = _SESSIONS.get(profile)
+    if session is None:
+        session = _SESSIONS[profile] = boto3.Session(profile_name=profile) if profile else boto3.Session()
+    return session
 
 
 def _remember_answer(response_dict: dict[str, Any], **_: Any) -> None:
@@ -137,23 +151,15 @@ class AwsEc2Integration(Integration):
         return cached
 
     def _build_clients(self, creds: AwsEc2Credentials) -> tuple[Any, Any]:
-        import boto3
         from botocore.config import Config
 
         from ..http import base_url_for
 
         endpoint = base_url_for(self.id, "https://ec2.amazonaws.com")
-        endpoint_url = None if endpoint == "https://ec2.amazonaws.com" else endpoint
+        profile = creds.value("profile")
         secret = creds.value("secret_access_key")
         token = creds.value("session_token")
         redact.register([secret, token])
-        session = boto3.Session(
-            aws_access_key_id=None if creds.value("profile") else creds.value("access_key_id"),
-            aws_secret_access_key=None if creds.value("profile") else secret,
-            aws_session_token=None if creds.value("profile") else token,
-            profile_name=creds.value("profile"),
-            region_name=creds.value("region"),
-        )
         config = Config(
             connect_timeout=5,
             read_timeout=10,  # the manager's deadline cuts a slower call short anyway
@@ -161,10 +167,19 @@ class AwsEc2Integration(Integration):
             retries={"mode": "standard", "max_attempts": 1},
             user_agent_extra="devtrack",
         )
-        clients = (
-            session.client("sts", endpoint_url=endpoint_url, config=config),
-            session.client("ec2", endpoint_url=endpoint_url, config=config),
-        )
+        # Keys go to the client, not the session, so that one session (and its parsed
+        # service models) serves every key pair; a profile brings its own keys.
+        kwargs: dict[str, Any] = {
+            "region_name": creds.value("region"),
+            "endpoint_url": None if endpoint == "https://ec2.amazonaws.com" else endpoint,
+            "config": config,
+        }
+        if not profile:
+            kwargs.update(aws_access_key_id=creds.value("access_key_id"), aws_secret_access_key=secret,
+                          aws_session_token=token)
+        with _SESSIONS_LOCK:
+            session = _session(profile)
+            clients = (session.client("sts", **kwargs), session.client("ec2", **kwargs))
         for client in clients:
             client.meta.events.register("before-parse", _remember_answer)
         return clients
