@@ -189,6 +189,31 @@ def test_list_imports_nothing_heavy() -> None:
     assert "HEAVY []" in out.stderr, out.stderr
 
 
+def test_a_command_loads_only_its_own_cli_module() -> None:
+    """``devtrack status`` must not pay for the web app, the AI proxy, the sandbox or git."""
+    code = (
+        "import sys\n"
+        "sys.argv = ['devtrack', 'status', '--json']\n"
+        "from devtrack.cli.app import main\n"
+        "try:\n    main()\nexcept SystemExit:\n    pass\n"
+        "print('LOADED', sorted(m for m in sys.modules if m.startswith('devtrack.cli.')), file=sys.stderr)\n"
+        "print('HEAVY', [m for m in ('httpx', 'boto3', 'fastapi', 'uvicorn', 'jinja2') if m in sys.modules],"
+        " file=sys.stderr)\n"
+    )
+    import subprocess
+
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert "LOADED ['devtrack.cli.app', 'devtrack.cli.output', 'devtrack.cli.views']" in out.stderr, out.stderr
+    assert "HEAVY []" in out.stderr, out.stderr
+    assert json.loads(out.stdout)["ok"] is True
+    # Help and a mistyped command still see every command.
+    full = run_cli("--help")
+    for name in ("integrations", "git", "views", "status", "serve", "ai", "sandbox", "init"):
+        assert name in full.stdout
+    typo = run_cli("statsu")
+    assert typo.returncode != 0 and "No such command" in typo.stderr
+
+
 def test_version() -> None:
     out = run_cli("--version")
     assert out.returncode == 0 and out.stdout.startswith("devtrack ")

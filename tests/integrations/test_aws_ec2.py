@@ -122,3 +122,36 @@ async def test_faults(sb: Sandbox, sandbox_manager: IntegrationManager, fault: d
     sandbox_manager.deadline_override = 2.5 if "latency" in fault else 8
     res = await sandbox_manager.test("aws-ec2")
     assert res.kind == kind, res.message
+
+
+async def test_named_profile_from_aws_config(sb: Sandbox, sandbox_manager: IntegrationManager,
+                                             tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+    """A profile from ~/.aws files instead of keys: botocore reads the key pair from there."""
+    emu = _emu(sb)
+    profile = f"devtrack-test-{time.monotonic_ns()}"  # sessions are kept per profile name
+    (tmp_path / "credentials").write_text(
+        f"[{profile}]\naws_access_key_id = {emu.access_key_id}\naws_secret_access_key = {emu.secret_access_key}\n")
+    (tmp_path / "config").write_text(f"[profile {profile}]\nregion = us-east-1\n")
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "credentials"))
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "config"))
+    sandbox_manager.unset("aws-ec2", ["access_key_id", "secret_access_key"])
+    sandbox_manager.set_credentials("aws-ec2", {"profile": profile})
+    res = await sandbox_manager.test("aws-ec2")
+    assert res.ok, res.message
+    data = await sandbox_manager.fetch("aws-ec2")
+    assert data.error is None and {i.id for i in data.records.instances} == set(emu.instance_ids)
+    # A key pair next to it still works after the profile: the two never share a client.
+    sandbox_manager.set_credentials("aws-ec2", {"profile": "", **{k: v for k, v in emu.credentials()["aws-ec2"].items()
+                                                                  if k in ("access_key_id", "secret_access_key")}})
+    sandbox_manager.unset("aws-ec2", ["profile"])
+    assert (await sandbox_manager.test("aws-ec2")).ok
+
+
+async def test_unknown_profile_is_config(sb: Sandbox, sandbox_manager: IntegrationManager,
+                                         tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "none"))
+    sandbox_manager.unset("aws-ec2", ["access_key_id", "secret_access_key"])
+    sandbox_manager.set_credentials("aws-ec2", {"profile": "no-such-profile"})
+    res = await sandbox_manager.test("aws-ec2")
+    assert res.kind == ResultKind.CONFIG and "no-such-profile" in res.message

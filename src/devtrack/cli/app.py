@@ -2,35 +2,61 @@
 
 from __future__ import annotations
 
+import importlib
+import sys
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from .. import __version__
-from .ai import app as ai_app
-from .git import app as git_app
-from .integrations import app as integrations_app
-from .sandbox import app as sandbox_app
-from .serve import serve
-from .views import app as views_app
-from .views import status
 from .output import JSON_OPTION, emit_json, fail, say, warn
 
-app = typer.Typer(
-    name="devtrack",
-    help="DevTrack: connect the services your project lives on, check they work, see their data.",
-    no_args_is_help=True,
-    add_completion=False,
-    pretty_exceptions_enable=False,
-)
-app.add_typer(integrations_app, name="integrations")
-app.add_typer(git_app, name="git")
-app.add_typer(views_app, name="views")
-app.command("status")(status)
-app.command("serve")(serve)
-app.add_typer(ai_app, name="ai")
-app.add_typer(sandbox_app, name="sandbox")
+#: Sub-commands in help order: name -> (module, attribute, is a group). Each module is
+#: imported only when its command runs (or for the full help), so that ``devtrack status``
+#: does not pay for the web app, the AI proxy or the sandbox.
+COMMANDS: dict[str, tuple[str, str, bool]] = {
+    "integrations": (".integrations", "app", True),
+    "git": (".git", "app", True),
+    "views": (".views", "app", True),
+    "status": (".views", "status", False),
+    "serve": (".serve", "serve", False),
+    "ai": (".ai", "app", True),
+    "sandbox": (".sandbox", "app", True),
+}
+
+
+def build(only: set[str] | None = None) -> typer.Typer:
+    """The root app with every sub-command, or only those in ``only``."""
+    root_app = typer.Typer(
+        name="devtrack",
+        help="DevTrack: connect the services your project lives on, check they work, see their data.",
+        no_args_is_help=True,
+        add_completion=False,
+        pretty_exceptions_enable=False,
+    )
+    for name, (module, attr, group) in COMMANDS.items():
+        if only is not None and name not in only:
+            continue
+        target = getattr(importlib.import_module(module, __package__), attr)
+        if group:
+            root_app.add_typer(target, name=name)
+        else:
+            root_app.command(name)(target)
+    root_app.callback()(root)
+    root_app.command("init")(init)
+    return root_app
+
+
+def invoked(argv: list[str]) -> set[str] | None:
+    """The sub-commands a command line needs: its first word's, or all (for help and typos)."""
+    words = [a for a in argv if not a.startswith("-")]
+    if not words:
+        return set() if "--version" in argv else None
+    first = words[0]
+    if first == "init":
+        return set()
+    return {first} if first in COMMANDS else None
 
 
 def _version(value: bool) -> None:
@@ -39,7 +65,6 @@ def _version(value: bool) -> None:
         raise typer.Exit()
 
 
-@app.callback()
 def root(
     version: Annotated[
         bool, typer.Option("--version", callback=_version, is_eager=True, help="Show the version.")
@@ -51,7 +76,6 @@ def root(
     install_logging_filter()
 
 
-@app.command()
 def init(
     directory: Annotated[Path | None, typer.Argument(help="Project directory (default: here).")] = None,
     as_json: bool = JSON_OPTION,
@@ -74,8 +98,15 @@ def init(
 
 
 def main() -> None:
-    """Console-script entry point."""
-    app()
+    """Console-script entry point: builds only what this command line needs."""
+    build(invoked(sys.argv[1:]))()
+
+
+def __getattr__(name: str) -> typer.Typer:
+    """``app``: the full command tree, for tests and tools that import it."""
+    if name == "app":
+        return build()
+    raise AttributeError(name)
 
 
 if __name__ == "__main__":  # pragma: no cover
