@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import json
 import os
 import stat
@@ -175,37 +176,37 @@ def test_world_readable_file_warns(_isolated_store: Path) -> None:
     assert "readable by other users" in out.stderr
 
 
-def test_list_imports_nothing_heavy() -> None:
-    code = (
-        "import sys\n"
-        "from devtrack.cli.app import app\n"
-        "try:\n    app(['integrations','list','--json'])\nexcept SystemExit:\n    pass\n"
-        "heavy=[m for m in ('httpx','boto3','botocore','fastapi','starlette','uvicorn','jinja2') if m in sys.modules]\n"
-        "print('HEAVY', heavy, file=sys.stderr)\n"
-    )
+HEAVY = ("httpx", "boto3", "botocore", "fastapi", "starlette", "uvicorn", "jinja2")
+
+
+def _run_main(*argv: str) -> tuple[list[str], list[str], str]:
+    """Run the console entry point in a fresh interpreter: its devtrack.cli modules, heavy modules, stdout."""
     import subprocess
 
+    code = (
+        "import sys\n"
+        f"sys.argv = ['devtrack', *{list(argv)!r}]\n"
+        "from devtrack.cli.app import main\n"
+        "try:\n    main()\nexcept SystemExit:\n    pass\n"
+        "print('LOADED', sorted(m for m in sys.modules if m.startswith('devtrack.cli.')), file=sys.stderr)\n"
+        f"print('HEAVY', [m for m in {HEAVY!r} if m in sys.modules], file=sys.stderr)\n"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
-    assert "HEAVY []" in out.stderr, out.stderr
+    lines = dict(line.split(" ", 1) for line in out.stderr.splitlines() if line.startswith(("LOADED", "HEAVY")))
+    assert set(lines) == {"LOADED", "HEAVY"}, out.stderr
+    return ast.literal_eval(lines["LOADED"]), ast.literal_eval(lines["HEAVY"]), out.stdout
+
+
+def test_list_imports_nothing_heavy() -> None:
+    _, heavy, stdout = _run_main("integrations", "list", "--json")
+    assert heavy == [] and len(json.loads(stdout)) >= 8
 
 
 def test_a_command_loads_only_its_own_cli_module() -> None:
     """``devtrack status`` must not pay for the web app, the AI proxy, the sandbox or git."""
-    code = (
-        "import sys\n"
-        "sys.argv = ['devtrack', 'status', '--json']\n"
-        "from devtrack.cli.app import main\n"
-        "try:\n    main()\nexcept SystemExit:\n    pass\n"
-        "print('LOADED', sorted(m for m in sys.modules if m.startswith('devtrack.cli.')), file=sys.stderr)\n"
-        "print('HEAVY', [m for m in ('httpx', 'boto3', 'fastapi', 'uvicorn', 'jinja2') if m in sys.modules],"
-        " file=sys.stderr)\n"
-    )
-    import subprocess
-
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
-    assert "LOADED ['devtrack.cli.app', 'devtrack.cli.output', 'devtrack.cli.views']" in out.stderr, out.stderr
-    assert "HEAVY []" in out.stderr, out.stderr
-    assert json.loads(out.stdout)["ok"] is True
+    loaded, heavy, stdout = _run_main("status", "--json")
+    assert loaded == ["devtrack.cli.app", "devtrack.cli.output", "devtrack.cli.views"]
+    assert heavy == [] and json.loads(stdout)["ok"] is True
     # Help and a mistyped command still see every command.
     full = run_cli("--help")
     for name in ("integrations", "git", "views", "status", "serve", "ai", "sandbox", "init"):
