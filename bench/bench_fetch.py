@@ -16,7 +16,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import httpx
-from common import report
+from common import CLOCK, report
 
 from devtrack.credentials import CredentialStore
 from devtrack.integrations.manager import IntegrationManager
@@ -28,7 +28,7 @@ RUNS = 3
 async def timed(coro: object) -> float:
     started = time.perf_counter()
     await coro  # type: ignore[misc]
-    return time.perf_counter() - started
+    return CLOCK.active(started)
 
 
 def _sandbox(tmp: Path) -> tuple[subprocess.Popen[bytes], dict[str, str]]:
