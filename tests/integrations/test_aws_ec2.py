@@ -141,9 +141,9 @@ async def test_named_profile_from_aws_config(sb: Sandbox, sandbox_manager: Integ
     data = await sandbox_manager.fetch("aws-ec2")
     assert data.error is None and {i.id for i in data.records.instances} == set(emu.instance_ids)
     # A key pair next to it still works after the profile: the two never share a client.
-    sandbox_manager.set_credentials("aws-ec2", {"profile": "", **{k: v for k, v in emu.credentials()["aws-ec2"].items()
-                                                                  if k in ("access_key_id", "secret_access_key")}})
     sandbox_manager.unset("aws-ec2", ["profile"])
+    sandbox_manager.set_credentials("aws-ec2", {"access_key_id": emu.access_key_id,
+                                                "secret_access_key": emu.secret_access_key})
     assert (await sandbox_manager.test("aws-ec2")).ok
 
 
