@@ -10,6 +10,13 @@ import pytest
 pytest_plugins = ["devtrack.sandbox.testing", "tests.leakscan"]
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    """Start watching for host freezes before any test times anything (see tests/timing.py)."""
+    from devtrack.sandbox import stalls
+
+    stalls.clock()
+
+
 @pytest.fixture(autouse=True)
 def _isolated_store(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     """Point DEVTRACK_CREDENTIALS at a fresh file so no test can touch a real one."""

@@ -12,6 +12,7 @@ from devtrack.integrations.manager import IntegrationManager
 from devtrack.sandbox import Sandbox
 
 from ..contracts.test_aws_contract import action_problems
+from ..timing import active_since
 
 
 @pytest.fixture(autouse=True)
@@ -106,10 +107,10 @@ def test_pagination_over_three_pages(monkeypatch: pytest.MonkeyPatch, tmp_path: 
 
 async def test_throttling_is_retried(sb: Sandbox, sandbox_manager: IntegrationManager) -> None:
     sb.faults("aws-ec2").add(route="/**", status=503, times=1)
-    started = time.monotonic()
+    started = time.perf_counter()
     res = await sandbox_manager.test("aws-ec2")
     assert res.ok, res.message
-    assert time.monotonic() - started < 10
+    assert active_since(started) < 10
 
 
 @pytest.mark.parametrize(("fault", "kind"), [

@@ -24,6 +24,7 @@ from devtrack.sandbox import Sandbox
 from devtrack.sandbox.cloudflare_emulator import PREFIX, CloudflareEmulator
 
 from ..contracts.checker import load, recorded_problems
+from ..timing import active_since
 
 CONTRACT = load("cloudflare", "cloudflare-trimmed.json", prefix=PREFIX)
 WRONG_ACCOUNT = "0123456789abcdef0123456789abcdef"
@@ -65,7 +66,7 @@ def creds(emu: CloudflareEmulator, token: str | None = None, **fields: str) -> C
 
 async def run(call: Any, budget: float = 20.0) -> Any:
     """Run a plugin call under a deadline, as the manager does, and keep it for the leak scan."""
-    token = DEADLINE.set(time.monotonic() + budget)
+    token = DEADLINE.set(time.perf_counter() + budget)
     try:
         async with asyncio.timeout(budget):
             out = await call
@@ -240,19 +241,19 @@ async def test_unknown_zone_is_not_found(emu: CloudflareEmulator) -> None:
 
 async def test_429_with_retry_after_is_retried_then_succeeds(emu: CloudflareEmulator) -> None:
     emu.faults.add(route=PREFIX + "/user/tokens/verify", status=429, retry_after=1, times=1)
-    started = time.monotonic()
+    started = time.perf_counter()
     result = await check(creds(emu))
     assert result.ok, result.message
-    assert time.monotonic() - started >= 1.0
+    assert time.perf_counter() - started >= 1.0
     statuses = [r.status for r in emu.requests.find(PREFIX + "/user/tokens/verify")]
     assert statuses == [429, 200]
 
 
 async def test_429_beyond_the_deadline_is_rate_limited(emu: CloudflareEmulator) -> None:
     emu.faults.add(route=PREFIX + "/**", status=429, retry_after=30)
-    started = time.monotonic()
+    started = time.perf_counter()
     data = await run(CloudflareIntegration().get_data(creds(emu)), budget=3.0)
-    assert time.monotonic() - started < 3.0
+    assert active_since(started) < 3.0
     assert data.error is not None and data.error.kind == ResultKind.RATE_LIMITED
     assert data.error.details["retry_after"] == 30
 
@@ -275,10 +276,10 @@ async def test_timeout_through_the_manager(emu: CloudflareEmulator, tmp_path: Pa
     store = CredentialStore(tmp_path / "credentials.json")
     manager = IntegrationManager(store=store, environ={}, deadline=1.0)
     manager.set_credentials("cloudflare", {"api_token": emu.user_token, "account_id": emu.account["id"]})
-    started = time.monotonic()
+    started = time.perf_counter()
     result = await manager.test("cloudflare")
     data = await manager.fetch("cloudflare")
-    assert time.monotonic() - started < 3.5
+    assert active_since(started) < 3.5
     RESULTS.extend([result, data])
     assert result.kind == ResultKind.TIMEOUT and "1s" in result.message
     assert data.error is not None and data.error.kind == ResultKind.TIMEOUT
@@ -327,10 +328,10 @@ async def test_connection_refused_is_network(emu: CloudflareEmulator, monkeypatc
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     monkeypatch.setenv(BASE_KEY, f"http://127.0.0.1:{port}{PREFIX}")
-    started = time.monotonic()
+    started = time.perf_counter()
     result = await check(creds(emu))
     assert result.kind == ResultKind.NETWORK and f"127.0.0.1:{port}" in result.message
-    assert time.monotonic() - started < 10
+    assert active_since(started) < 10
     data = await fetch(creds(emu))
     assert data.error is not None and data.error.kind == ResultKind.NETWORK
 

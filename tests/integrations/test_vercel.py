@@ -12,6 +12,7 @@ from devtrack.integrations.manager import IntegrationManager
 from devtrack.sandbox import Sandbox
 
 from ..contracts.checker import load, recorded_problems
+from ..timing import active_since
 
 CONTRACT = load("vercel", "vercel-trimmed.json")
 
@@ -94,10 +95,10 @@ async def test_team_project_without_team_id_says_so(sb: Sandbox, sandbox_manager
 
 async def test_rate_limit_retry_after_then_success(sb: Sandbox, sandbox_manager: IntegrationManager) -> None:
     sb.faults("vercel").add(route="/v6/deployments", status=429, retry_after=1, times=1)
-    started = time.monotonic()
+    started = time.perf_counter()
     data = await sandbox_manager.fetch("vercel")
     assert data.error is None
-    assert time.monotonic() - started >= 0.9
+    assert time.perf_counter() - started >= 0.9
     assert _vercel(sb).requests.count("/v6/deployments") >= 2
 
 
@@ -129,10 +130,10 @@ async def test_bad_answers_are_classified(sb: Sandbox, sandbox_manager: Integrat
 async def test_timeout_within_deadline(sb: Sandbox, sandbox_manager: IntegrationManager) -> None:
     sb.faults("vercel").add(route="/v2/user", latency=5)
     sandbox_manager.deadline_override = 1.5
-    started = time.monotonic()
+    started = time.perf_counter()
     res = await sandbox_manager.test("vercel")
     assert res.kind == ResultKind.TIMEOUT
-    assert time.monotonic() - started < 2.5
+    assert active_since(started) < 2.5
 
 
 async def test_connection_refused(sandbox_manager: IntegrationManager) -> None:

@@ -63,13 +63,11 @@ def client(toy: ToyEmulator) -> Iterator[httpx.Client]:
         yield c
 
 
-def test_starts_in_well_under_a_second_and_stops_cleanly() -> None:
+def test_starts_and_stops_cleanly() -> None:
+    """(How fast emulators start is measured by bench/bench_sandbox.py.)"""
     emu = ToyEmulator()
-    started = time.perf_counter()
     url = emu.serve().url
-    elapsed = time.perf_counter() - started
     try:
-        assert elapsed < 0.5, elapsed
         assert httpx.get(url + "/__sandbox/health").json()["ok"] is True
     finally:
         emu.stop()

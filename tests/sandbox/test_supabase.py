@@ -11,6 +11,8 @@ import pytest
 from devtrack.sandbox import Sandbox
 from devtrack.sandbox.supabase_emulator import SupabaseEmulator
 
+from ..timing import active_since
+
 HEALTH = {"services": "auth,db,rest,realtime,storage"}
 
 
@@ -40,7 +42,7 @@ def test_starts_in_under_a_second() -> None:
     emu = SupabaseEmulator()
     emu.serve()
     try:
-        assert time.perf_counter() - started < 1.0
+        assert active_since(started) < 1.0
         assert get(emu, "/v1/profile").json()["username"] == "sandbox-dev"
     finally:
         emu.stop()
