@@ -71,3 +71,28 @@ def test_web_app_mounts_the_proxy_without_csrf_but_with_its_own_checks(box: Sand
         # The web app's own routes still demand CSRF for state changes.
         assert httpx.post(web.url + "/api/v1/integrations/vercel/enable").status_code == 403
     assert box.emulator("openai").requests.count("/v1/chat/completions") == 1
+
+
+def test_with_an_access_token_the_proxy_still_takes_its_own_token(box: Sandbox, manager: IntegrationManager,
+                                                                   token: str) -> None:
+    """A non-loopback ``devtrack serve`` needs an access token; an SDK can send only one key,
+    the proxy token, so ``/ai/`` is guarded by that token alone and everything else by both."""
+    from devtrack.web import create_app
+
+    access = "web-ACCESS-token-7f3e9a"
+    with ServerThread(create_app(manager, access_token=access)) as web:
+        client = openai.OpenAI(base_url=web.url + "/ai/openai/v1", api_key=token, max_retries=0)
+        reply = client.chat.completions.create(model="gpt-4o-mini", messages=[{"role": "user", "content": "hi"}])
+        assert reply.choices[0].message.content.startswith("Sandbox reply")
+        # The access token is not a proxy token, and no token at all is refused by the proxy.
+        for headers in ({"Authorization": f"Bearer {access}"}, {}):
+            refused = httpx.post(web.url + "/ai/openai/v1/chat/completions", json={"model": "gpt-4o", "messages": []},
+                                 headers=headers)
+            assert refused.status_code == 401 and refused.headers.get("x-devtrack-proxy-error"), headers
+        # The web app's own routes still need the access token, and the proxy token does not open them.
+        assert httpx.get(web.url + "/api/v1/integrations").status_code == 401
+        assert httpx.get(web.url + "/api/v1/integrations",
+                         headers={"Authorization": f"Bearer {token}"}).status_code == 401
+        assert httpx.get(web.url + "/api/v1/integrations",
+                         headers={"Authorization": f"Bearer {access}"}).status_code == 200
+    assert box.emulator("openai").requests.count("/v1/chat/completions") == 1

@@ -9,6 +9,8 @@ Every request, in order:
    rebinding) still sends ``Host: evil.example``; it is refused with 421.
 2. **Access token** (only when one is configured, which a non-loopback bind requires) —
    ``Authorization: Bearer <token>`` or the login cookie; else 401 (pages redirect to /login).
+   The exempt prefixes (the ``/ai/`` proxy) skip it: an SDK has one key to send, and there it
+   is the proxy's own token, which the proxy checks on every request.
 3. **State-changing methods** — the ``Origin`` must be this server's own origin (or ``null``
    with ``Sec-Fetch-Site: same-origin``, which is how browsers send our own form posts under
    ``Referrer-Policy: no-referrer``), and a CSRF
@@ -206,7 +208,7 @@ class SecurityMiddleware:
 
         bearer = _bearer(headers.get("authorization", ""))
         by_bearer = self.guard.check_token(bearer)
-        if self.guard.access_token and not path.startswith(PUBLIC_PREFIXES):
+        if self.guard.access_token and not path.startswith(PUBLIC_PREFIXES + self.exempt_prefixes):
             if not (by_bearer or self.guard.check_auth_cookie(cookies.get(AUTH_COOKIE))):
                 if wants_json or method not in SAFE_METHODS:
                     await _deny(send, 401, "auth", "An access token is required.", True)
