@@ -40,7 +40,7 @@ def _repo(root: Path) -> Path:
 
 def _status_seconds(runs: int = 9) -> tuple[float, float, float]:
     """``devtrack status`` as a user runs it (a fresh interpreter each time): median time with
-    host freezes left out (see ``common.StallClock``), median wall time, best wall time."""
+    host freezes left out (see ``devtrack.sandbox.stalls``), median wall time, best wall time."""
     env = {**os.environ, "COLUMNS": "140"}
     walls: list[float] = []
     active: list[float] = []
