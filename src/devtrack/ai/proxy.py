@@ -8,23 +8,29 @@ httpx receives it (``aiter_raw``: no decoding, no buffering), with the vendor's 
 headers and error body untouched.
 
 Safety: every request must carry the local proxy token where the SDK sends its key; a
-request with an ``Origin`` header (any browser page) is refused before anything else; logs
-hold the provider, method, path, status and time, never headers, queries or bodies.
+request with an ``Origin`` header (any browser page) is refused before anything else; the
+path and headers cannot choose where the keys go (:mod:`.inbound`); a client that hangs up
+has its upstream request cancelled at once, whether the answer has started or not (nobody
+pays for tokens nobody reads); logs hold the provider, method, path, status and time, never
+headers, queries or bodies.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import os
 import time
 from collections.abc import Awaitable, Callable, MutableMapping
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from .. import redact
 from ..credentials import Doc
 from . import proxy_token
+from .inbound import api_path, client_headers
 from .routing import RoutingError, presented_token, response_headers, upstream, upstream_headers, upstream_url
 from .specs import SPECS, ProviderSpec
 
@@ -32,6 +38,7 @@ if TYPE_CHECKING:
     import httpx
 
     from ..integrations.manager import IntegrationManager
+    from .routing import Upstream
 
 log = logging.getLogger(__name__)
 
@@ -92,6 +99,38 @@ async def _read_body(receive: Receive) -> bytes:
         chunks.append(chunk)
         if not message.get("more_body"):
             return b"".join(chunks)
+
+
+@dataclass
+class _Progress:
+    #: The whole answer has been handed to the server (a hang-up after that is the normal end).
+    complete: bool = False
+
+
+async def _hangup(receive: Receive) -> None:
+    """Returns when the client has gone (the request body was read before, so nothing else comes)."""
+    while (await receive())["type"] != "http.disconnect":
+        pass
+
+
+async def _unless_client_leaves(exchange: asyncio.Task[int], receive: Receive, progress: _Progress) -> int:
+    """The exchange's status, or 499 once the client hung up: then the exchange is cancelled.
+
+    Why a race and not a check between chunks: a model can be silent for a long time (thinking
+    before its first byte, or between two), and the upstream must hear of the hang-up then.
+    """
+    gone = asyncio.create_task(_hangup(receive))
+    try:
+        await asyncio.wait({exchange, gone}, return_when=asyncio.FIRST_COMPLETED)
+        if exchange.done() or progress.complete:
+            return await exchange
+        return 499
+    finally:
+        gone.cancel()
+        if not exchange.done():
+            exchange.cancel()
+            with contextlib.suppress(Exception):
+                await asyncio.gather(exchange, return_exceptions=True)
 
 
 class ProxyApp:
@@ -174,15 +213,13 @@ class ProxyApp:
 
     async def _relay(self, provider: ProviderSpec, path: str, query: str, headers: dict[str, str],
                      scope: Scope, receive: Receive, send: Send) -> int:
-        import httpx
-
         try:
             doc = self.doc()
             if not proxy_token.matches(self.token(), presented_token(provider, headers, query)):
                 raise RoutingError(401, "Missing or wrong DevTrack proxy token: use the output of "
                                         "`devtrack ai token` as this client's API key.", "proxy_token")
             up = upstream(provider, doc, self.manager.environ)
-            url = upstream_url(up, path, query)
+            url = upstream_url(up, api_path(path), query)
             body = await _read_body(receive)
         except RoutingError as exc:
             await _answer(send, provider, exc.status, exc.message, exc.kind)
@@ -192,11 +229,20 @@ class ProxyApp:
             return 413
         except ConnectionAbortedError:
             return 499
-        raw = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in scope.get("headers", [])]
+        raw = client_headers((k.decode("latin-1"), v.decode("latin-1")) for k, v in scope.get("headers", []))
         redact.register([v for k, v in up.injected if k != "helicone-target-url"])
+        progress = _Progress()
+        exchange = asyncio.create_task(
+            self._exchange(provider, up, scope.get("method", "GET"), url, raw, body, send, progress))
+        return await _unless_client_leaves(exchange, receive, progress)
+
+    async def _exchange(self, provider: ProviderSpec, up: Upstream, method: str, url: str,
+                        headers: list[tuple[str, str]], body: bytes, send: Send, progress: _Progress) -> int:
+        """Send upstream and relay the answer; cancelling it closes the upstream connection."""
+        import httpx
+
         client = self.client()
-        request = client.build_request(scope.get("method", "GET"), url, headers=upstream_headers(up, raw),
-                                       content=body)
+        request = client.build_request(method, url, headers=upstream_headers(up, headers), content=body)
         try:
             resp = await client.send(request, stream=True)
         except httpx.TimeoutException:
@@ -206,31 +252,21 @@ class ProxyApp:
             where = "Helicone" if up.via_helicone else provider.name
             await _answer(send, provider, 502, f"Cannot reach {where}: {type(exc).__name__}.", "network")
             return 502
-        gone = asyncio.Event()
-
-        async def watch() -> None:  # the client hung up: stop reading (and paying for) the stream
-            while (await receive())["type"] != "http.disconnect":
-                pass
-            gone.set()
-
-        watcher = asyncio.create_task(watch())
         try:
             await send({"type": "http.response.start", "status": resp.status_code, "headers": [
                 (k.encode("latin-1"), v.encode("latin-1")) for k, v in response_headers(resp.headers.multi_items())
             ]})
             try:
                 async for chunk in resp.aiter_raw():
-                    if gone.is_set():
-                        return 499
                     if chunk:
                         await send({"type": "http.response.body", "body": chunk, "more_body": True})
             except httpx.HTTPError as exc:
                 log.warning("ai proxy %s: the upstream stream broke off (%s)", provider.id, type(exc).__name__)
                 raise UpstreamBroke(f"{provider.name}'s stream broke off") from None
             await send({"type": "http.response.body", "body": b"", "more_body": False})
+            progress.complete = True
         finally:
-            watcher.cancel()
-            await resp.aclose()
+            await resp.aclose()  # an answer not read to its end closes the connection
         return resp.status_code
 
     async def _lifespan(self, receive: Receive, send: Send) -> None:

@@ -8,8 +8,9 @@ of each request. Keeping this pure makes the header policy easy to read and to t
   ``x-goog-api-key``, ``?key=``: there the client sent the *proxy token*), browser
   context (``Origin``, ``Referer``, ``Cookie``, ``Sec-Fetch-*``), forwarding headers;
   ``Helicone-Auth`` and ``Helicone-Target-URL`` (DevTrack owns Helicone routing);
-- other ``Helicone-*`` headers (properties, user id, cache, sessions) pass through when the
-  request goes through Helicone, and are dropped when it goes straight to the vendor;
+- the ``Helicone-*`` headers :mod:`.inbound` allows (properties, user id, cache, sessions:
+  none that routes) pass through when the request goes through Helicone, and are dropped
+  when it goes straight to the vendor;
 - added: the stored provider key where the vendor expects it and, through Helicone,
   ``Helicone-Auth``, ``Helicone-Organization-Id`` when set, and ``Helicone-Target-URL`` for
   Gemini; ``Accept-Encoding: identity`` when the client asked for no encoding (the body is
