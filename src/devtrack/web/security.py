@@ -50,18 +50,13 @@ PUBLIC_PREFIXES = ("/login", "/static/")
 #: Largest form body buffered to find the CSRF field (credential forms are tiny).
 MAX_FORM_BYTES = 64 * 1024
 
+#: One policy for every page, ``/docs`` too (Swagger UI is served from ``/static/swagger-ui/``):
+#: no third-party host anywhere, no inline script or style, no eval.
 CSP = (
     "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
     "connect-src 'self'; font-src 'self'; form-action 'self'; frame-ancestors 'none'; "
     "base-uri 'none'; object-src 'none'"
 )
-#: The OpenAPI page loads Swagger UI from its CDN (FastAPI's default); only that page may.
-DOCS_CSP = (
-    "default-src 'none'; script-src 'self' https://cdn.jsdelivr.net; "
-    "style-src 'self' https://cdn.jsdelivr.net; img-src 'self' data: https://fastapi.tiangolo.com; "
-    "connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; object-src 'none'; form-action 'self'"
-)
-DOCS_PATHS = frozenset({"/docs"})
 
 SECURITY_HEADERS: list[tuple[bytes, bytes]] = [
     (b"x-frame-options", b"DENY"),
@@ -241,15 +236,13 @@ class SecurityMiddleware:
     @staticmethod
     def _with_headers(send: Send, path: str, new_session: str | None) -> Send:
         """Add the security headers (and a fresh session cookie) to whatever is answered."""
-        csp = DOCS_CSP if path in DOCS_PATHS else CSP
-
         async def wrapped(message: Message) -> None:
             if message["type"] == "http.response.start":
                 raw = [
                     (k, v) for k, v in message.get("headers", [])
                     if not k.lower().startswith(b"access-control-")
                 ]
-                raw.append((b"content-security-policy", csp.encode()))
+                raw.append((b"content-security-policy", CSP.encode()))
                 raw.extend(SECURITY_HEADERS)
                 if not path.startswith("/static/"):
                     raw.append((b"cache-control", b"no-store"))
