@@ -1,25 +1,89 @@
-"""Web safety, as one table: rebinding Host, cross-origin POST, missing CSRF, non-loopback bind."""
+"""Web safety, as one table: rebinding Host, cross-origin POST, missing CSRF, non-loopback bind,
+what ``/docs`` loads, and what a client of the AI proxy under ``/ai/`` cannot do with the keys."""
 
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import httpx
 
+from devtrack.ai.proxy_token import ensure_token
 from devtrack.credentials import CredentialStore
 from devtrack.integrations.manager import IntegrationManager
+from devtrack.sandbox import Sandbox, stalls
+from devtrack.sandbox.openai_emulator import OpenAIEmulator
 from devtrack.web import create_app
 from devtrack.web.server import ServerThread
 
+from ..ai.watch import DisconnectWatch, raw_request
 from .report import write
+
+Row = tuple[str, str, bool]
+CHAT = {"model": "gpt-4o", "messages": [{"role": "user", "content": "hi"}]}
+
+
+def _docs_row(http: httpx.Client) -> Row:
+    page = http.get("/docs")
+    urls = [u for u in re.findall(r'(?:src|href)="([^"]+)"', page.text) if not u.startswith("data:")]
+    foreign = [u for u in urls if not u.startswith("/") or u.startswith("//")]
+    broken = [u for u in urls if u.startswith("/static/") and http.get(u).status_code != 200]
+    hosts = re.findall(r"\b(?:https?|wss?)://\S+", page.headers["content-security-policy"])
+    good = page.status_code == 200 and not foreign and not broken and not hosts
+    answer = "same-origin only" if good else f"{len(foreign + hosts)} foreign, {len(broken)} broken"
+    return ("/docs: Swagger UI assets and CSP hosts", answer, good)
+
+
+def _proxy_rows(tmp_path: Path) -> list[Row]:
+    """The AI proxy as ``devtrack serve`` mounts it, routed through the Helicone proxy emulator."""
+    rows: list[Row] = []
+    with Sandbox(["openai", "helicone", "helicone-proxy"], seed=3) as box:
+        m = IntegrationManager(store=CredentialStore(tmp_path / "ai.json"), environ=box.env())
+        m.set_credentials("helicone", {"api_key": box.emulator("helicone").good_key})  # type: ignore[attr-defined]
+        auth = {"Authorization": f"Bearer {ensure_token(m.store)}"}
+        with ServerThread(create_app(m)) as web:
+            r = httpx.post(web.url + "/ai/openai/v1/chat/completions", json=CHAT,
+                           headers={**auth, "Helicone-OpenAI-Api-Base": "https://evil.example"})
+            moved = "helicone-openai-api-base" in dict(box.emulator("helicone-proxy").observed.last())  # type: ignore[attr-defined]
+            rows.append(("AI proxy: client Helicone-OpenAI-Api-Base", "relayed" if moved else "dropped",
+                         r.status_code == 200 and not moved))
+            for target in ("/ai/openai/v1/../../x", "/ai/openai/v1/%2e%2e/%2e%2e/x"):
+                before = sum(len(box.emulator(s).requests) for s in ("openai", "helicone-proxy"))
+                status, _, _ = raw_request(web.url, target, auth)
+                reached = sum(len(box.emulator(s).requests) for s in ("openai", "helicone-proxy")) > before
+                rows.append((f"AI proxy: {target}", f"{status}{', sent upstream' if reached else ''}",
+                             status in (400, 404) and not reached))
+    return rows + [_hang_up_row(tmp_path)]
+
+
+def _hang_up_row(tmp_path: Path) -> Row:
+    """The model is silent for 8 s after its first token; the client leaves meanwhile."""
+    clock = stalls.clock()
+    emu = OpenAIEmulator(seed=13)
+    emu.chunk_delay, emu.reply_words = 8.0, 3
+    watch = DisconnectWatch(emu.app())
+    with ServerThread(watch) as upstream:
+        m = IntegrationManager(store=CredentialStore(tmp_path / "hangup.json"),
+                               environ={"DEVTRACK_OPENAI_BASE_URL": upstream.url + "/v1", "OPENAI_API_KEY": emu.key})
+        headers = {"Authorization": f"Bearer {ensure_token(m.store)}", "Connection": "close"}
+        with ServerThread(create_app(m)) as web:
+            with httpx.stream("POST", web.url + "/ai/openai/v1/chat/completions", json={**CHAT, "stream": True},
+                              headers=headers) as resp:
+                next(resp.iter_raw())
+            left = time.perf_counter()
+            closed = watch.wait_closed(13.0)
+    took = clock.active(left, closed) if closed is not None else None
+    answer = f"upstream closed in {took:.1f}s" if took is not None else "upstream kept going"
+    return ("AI proxy: client hangs up, model silent", answer, took is not None and took < 2.0)
 
 
 def test_web_safety_cases(tmp_path: Path) -> None:
     manager = IntegrationManager(store=CredentialStore(tmp_path / "c.json"), environ={})
-    rows: list[tuple[str, str, bool]] = []
+    rows: list[Row] = []
     with ServerThread(create_app(manager)) as server:
         base = server.url
         port = base.rsplit(":", 1)[1]
@@ -39,12 +103,15 @@ def test_web_safety_cases(tmp_path: Path) -> None:
                                                               "Access-Control-Request-Method": "POST"})
             no_cors = not any(h.lower().startswith("access-control-") for h in r.headers)
             rows.append(("CORS preflight from another origin", "no CORS headers" if no_cors else "CORS!", no_cors))
+            rows.append(_docs_row(http))
         assert manager.is_enabled("sentry") is False  # none of the refused requests changed anything
     env = {k: v for k, v in os.environ.items() if k != "DEVTRACK_ACCESS_TOKEN"}
     proc = subprocess.run([sys.executable, "-m", "devtrack", "serve", "--host", "0.0.0.0", "--port", "0"],
                           capture_output=True, text=True, timeout=60, env=env)
     rows.append(("bind 0.0.0.0 without an access token", f"exit {proc.returncode}", proc.returncode != 0))
-    table = ["web safety", f"{'case':<46} {'answer':<16} result"]
-    table += [f"{case:<46} {answer:<16} {'PASS' if good else 'FAIL'}" for case, answer, good in rows]
+    rows += _proxy_rows(tmp_path)
+    wc, wa = max(len(r[0]) for r in rows) + 1, max(len(r[1]) for r in rows) + 1
+    table = ["web safety", f"{'case':<{wc}} {'answer':<{wa}} result"]
+    table += [f"{case:<{wc}} {answer:<{wa}} {'PASS' if good else 'FAIL'}" for case, answer, good in rows]
     write("web-safety", "\n".join(table))
     assert all(good for _, _, good in rows), table
