@@ -87,9 +87,23 @@ class AiProviders:
         self.manager.store.update(change)
         return self.status(p.id)
 
-    def remove_key(self, provider_id: str) -> None:
+    def remove_key(self, provider_id: str) -> bool:
+        """Delete the stored key; ``False`` (and nothing written) when no key was stored."""
         p = spec(provider_id)
-        self.manager.store.update(lambda doc: doc.setdefault("ai_providers", {}).pop(p.id, None))
+
+        def stored(doc: Doc) -> bool:
+            entry = (doc.get("ai_providers") or {}).get(p.id)
+            return isinstance(entry, dict) and bool(entry.get("api_key"))
+
+        if not stored(self.manager.store.read()):
+            return False
+
+        def change(doc: Doc) -> bool:
+            was = stored(doc)
+            doc.setdefault("ai_providers", {}).pop(p.id, None)
+            return was
+
+        return self.manager.store.update(change)
 
     async def test(self, provider_id: str, record: bool = True) -> ConnectionResult:
         """List the provider's models with the key in force; classified, timed, recorded."""
@@ -161,4 +175,6 @@ async def _list_models(p: ProviderSpec, key: str, environ: Any) -> ConnectionRes
     count = _count(p, body)
     if count is None:
         return ConnectionResult.failure(ResultKind.INVALID_RESPONSE, f"{p.name} answered without a model list.")
-    return ConnectionResult.success(f"Connected to {p.name}: {count} models available.", models=count)
+    from ..text import plural
+
+    return ConnectionResult.success(f"Connected to {p.name}: {plural(count, 'model')} available.", models=count)

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from .output import JSON_OPTION, console, emit_json, fail, say, warn
+from .output import JSON_OPTION, NoInput, ask, console, emit_json, fail, say, warn
 
 if TYPE_CHECKING:
     from ..ai.providers import AiProviders
@@ -37,6 +37,8 @@ def _errors(as_json: bool) -> Iterator[None]:
         fail(str(exc), as_json=as_json, kind="not_found")
     except CredentialStoreError as exc:
         fail(str(exc), as_json=as_json, kind="config")
+    except NoInput as exc:
+        fail(str(exc), as_json=as_json, kind="config", code=2)
     except ValueError as exc:
         fail(str(exc), as_json=as_json, kind="config")
 
@@ -81,17 +83,19 @@ def set_(
     with _errors(as_json):
         ai = _providers()
         if remove:
-            ai.remove_key(provider)
+            removed = ai.remove_key(provider)
             st = ai.status(provider)
             if as_json:
-                emit_json({"ok": True, "provider": st.model_dump(mode="json")})
+                emit_json({"ok": True, "removed": removed, "provider": st.model_dump(mode="json")})
+                return
+            source = (st.source or "").removeprefix("env:")
+            still = f"; {source} in the environment still sets one" if source else ""
+            if removed:
+                say(f"[green]✓[/] removed the stored {st.name} key{still}")
             else:
-                say(f"removed the stored {st.name} key" + (f" (still set by {st.source})" if st.source else ""))
+                say(f"no {st.name} key was stored; nothing changed{still}")
             return
-        if sys.stdin.isatty():
-            key = typer.prompt(f"{provider} API key", hide_input=True)
-        else:
-            key = sys.stdin.readline()
+        key = ask(f"{provider} API key", secret=True)
         st = ai.set_key(provider, key)
     if as_json:
         emit_json({"ok": True, "provider": st.model_dump(mode="json")})

@@ -37,18 +37,29 @@ def _run(coro: Any, as_json: bool) -> Any:
 
 
 def _table(title: str, columns: list[str], rows: list[list[str]]) -> None:
-    from rich.table import Table
+    """A table that fits the terminal: values whole, prose cut with "…" (see :mod:`.tables`)."""
+    from .tables import fit
 
-    table = Table(title=title, title_justify="left")
-    for c in columns:
-        table.add_column(c, overflow="fold")
-    for r in rows:
-        table.add_row(*r)
-    console.print(table)
+    fit(title, columns, rows, console.width).print(console)
 
 
 def _when(t: Any) -> str:
-    return f"{t:%Y-%m-%d %H:%M}" if t else ""
+    from ..text import humane_time
+
+    return humane_time(t, "") if t else ""
+
+
+def _e(text: str | None) -> str:
+    """Text from git or GitHub as it is: a subject like "fix [/] parsing" is not markup."""
+    from rich.markup import escape
+
+    return escape(text or "")
+
+
+def _plural(count: int, word: str, many: str | None = None) -> str:
+    from ..text import plural
+
+    return plural(count, word, many)
 
 
 @app.command()
@@ -72,13 +83,13 @@ def status(repo: Annotated[str | None, REPO_OPTION] = None, as_json: bool = JSON
         say(f"remote {st.remote.name}: {st.remote.url}{slug}")
     if st.last_commit:
         c = st.last_commit
-        say(f"last commit {c.hash[:8]} {c.subject} — {c.author}, {_when(c.date)}  ({st.total_commits} commits)")
+        say(f"last commit {c.hash[:8]} {c.subject} — {c.author}, {_when(c.date)}  ({_plural(st.total_commits, 'commit')})")
     rows = [[f"[green]{c.index}[/]", "staged", c.path + (f" ← {c.orig_path}" if c.orig_path else "")] for c in st.staged]
     rows += [[f"[red]{c.worktree}[/]", "unstaged", c.path] for c in st.unstaged]
     rows += [["[red]U[/]", "conflicted", c.path] for c in st.conflicted]
     rows += [["?", "untracked", p] for p in st.untracked]
     if rows:
-        _table(f"{st.dirty} changed paths", ["", "state", "path"], [[a, b, repr(c)[1:-1]] for a, b, c in rows])
+        _table(_plural(st.dirty, "changed path"), ["", "state", "path"], [[a, b, _e(repr(c)[1:-1])] for a, b, c in rows])
     else:
         say("[green]working tree clean[/]")
 
@@ -98,8 +109,8 @@ def log(
     if as_json:
         emit_json([c.model_dump(mode="json") for c in commits])
         return
-    _table(f"{len(commits)} commits", ["hash", "date", "author", "subject"],
-           [[c.hash[:10], _when(c.date), c.author, c.subject] for c in commits])
+    _table(_plural(len(commits), "commit"), ["hash", "date", "author", "subject"],
+           [[c.hash[:10], _when(c.date), _e(c.author), _e(c.subject)] for c in commits])
 
 
 @app.command()
@@ -114,9 +125,9 @@ def branches(repo: Annotated[str | None, REPO_OPTION] = None, as_json: bool = JS
     rows = []
     for b in items:
         track = "gone" if b.upstream_gone else (f"+{b.ahead} -{b.behind}" if b.upstream else "")
-        rows.append([("* " if b.current else "  ") + b.name, b.upstream or "", track,
-                     (b.last_commit or "")[:10], _when(b.last_commit_date), b.subject])
-    _table(f"{len(items)} branches", ["branch", "upstream", "track", "commit", "date", "subject"], rows)
+        rows.append([("* " if b.current else "  ") + _e(b.name), _e(b.upstream), track,
+                     (b.last_commit or "")[:10], _when(b.last_commit_date), _e(b.subject)])
+    _table(_plural(len(items), "branch", "branches"), ["branch", "upstream", "track", "commit", "date", "subject"], rows)
 
 
 @app.command()
@@ -134,9 +145,9 @@ def diff(repo: Annotated[str | None, REPO_OPTION] = None, as_json: bool = JSON_O
             ins = "binary" if f.binary else f"[green]+{f.insertions}[/]"
             dels = "" if f.binary else f"[red]-{f.deletions}[/]"
             name = repr(f.path)[1:-1] + (f" ← {repr(f.orig_path)[1:-1]}" if f.orig_path else "")
-            rows.append([where, ins, dels, name])
+            rows.append([where, ins, dels, _e(name)])
     t = stats.totals
-    _table(f"{t.files} files, +{t.insertions} -{t.deletions}" + (f", {t.binary} binary" if t.binary else ""),
+    _table(f"{_plural(t.files, 'file')}, +{t.insertions} -{t.deletions}" + (f", {t.binary} binary" if t.binary else ""),
            ["", "+", "-", "path"], rows)
 
 
@@ -160,7 +171,7 @@ def _remote(kind: str, repo: str | None, gh_repo: str | None, limit: int, state:
     return asyncio.run(go())
 
 
-def _emit_remote(res: Any, as_json: bool, title: str, columns: list[str], row: Any) -> None:
+def _emit_remote(res: Any, as_json: bool, title: tuple[str, str], columns: list[str], row: Any) -> None:
     if as_json:
         emit_json(res.model_dump(mode="json"))
     elif not res.available:
@@ -168,7 +179,7 @@ def _emit_remote(res: Any, as_json: bool, title: str, columns: list[str], row: A
     else:
         if res.note:
             say(f"[dim]{res.note}[/]")
-        _table(f"{len(res.items)} {title}" + (f" of {res.repo}" if res.repo else ""), columns,
+        _table(_plural(len(res.items), title[0], title[1]) + (f" of {res.repo}" if res.repo else ""), columns,
                [row(i) for i in res.items])
     if not res.available:
         raise typer.Exit(1)
@@ -184,9 +195,9 @@ def prs(
 ) -> None:
     """Pull requests (gh, or the REST API with the stored token)."""
     res = _remote("prs", repo, gh_repo, limit, state)
-    _emit_remote(res, as_json, "pull requests", ["#", "state", "title", "author", "branch", "created"],
-                 lambda p: [str(p.number), p.state + (" (draft)" if p.draft else ""), p.title, p.author or "",
-                            p.branch or "", _when(p.created_at)])
+    _emit_remote(res, as_json, ("pull request", "pull requests"), ["#", "state", "title", "author", "branch", "created"],
+                 lambda p: [str(p.number), p.state + (" (draft)" if p.draft else ""), _e(p.title), _e(p.author),
+                            _e(p.branch), _when(p.created_at)])
 
 
 @app.command()
@@ -199,9 +210,9 @@ def ci(
     """GitHub Actions runs."""
     res = _remote("ci", repo, gh_repo, limit, None)
     colour = {"success": "green", "failure": "red", "cancelled": "yellow"}
-    _emit_remote(res, as_json, "CI runs", ["workflow", "status", "conclusion", "branch", "title", "created"],
-                 lambda r: [r.name, r.status, f"[{colour.get(r.conclusion or '', 'dim')}]{r.conclusion or ''}[/]",
-                            r.branch or "", getattr(r, "title", "") or "", _when(r.created_at)])
+    _emit_remote(res, as_json, ("CI run", "CI runs"), ["workflow", "status", "conclusion", "branch", "title", "created"],
+                 lambda r: [_e(r.name), r.status, f"[{colour.get(r.conclusion or '', 'dim')}]{r.conclusion or ''}[/]",
+                            _e(r.branch), _e(getattr(r, "title", "")), _when(r.created_at)])
 
 
 @app.command()
@@ -214,5 +225,6 @@ def issues(
 ) -> None:
     """Issues (pull requests excluded)."""
     res = _remote("issues", repo, gh_repo, limit, state)
-    _emit_remote(res, as_json, "issues", ["#", "state", "title", "author", "labels", "created"],
-                 lambda i: [str(i.number), i.state, i.title, i.author or "", ", ".join(i.labels), _when(i.created_at)])
+    _emit_remote(res, as_json, ("issue", "issues"), ["#", "state", "title", "author", "labels", "created"],
+                 lambda i: [str(i.number), i.state, _e(i.title), _e(i.author), _e(", ".join(i.labels)),
+                            _when(i.created_at)])

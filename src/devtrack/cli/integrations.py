@@ -15,7 +15,8 @@ from ..credentials import CredentialStoreError
 from ..integrations.contract import ConnectionResult, IntegrationData
 from ..integrations.manager import CredentialsInvalid, IntegrationManager, PluginStatus, get_manager
 from ..integrations.registry import RegistryError, UnknownIntegration
-from .output import JSON_OPTION, console, emit_json, err_console, fail, say, warn
+from ..text import humane_time, plural
+from .output import JSON_OPTION, NoInput, ask, console, emit_json, err_console, fail, say, warn
 
 app = typer.Typer(help="Connect, test and read your integrations.", no_args_is_help=True)
 
@@ -38,6 +39,8 @@ def _errors(as_json: bool) -> Iterator[None]:
         fail(str(exc), kind="config")
     except (CredentialStoreError, RegistryError) as exc:
         fail(str(exc), as_json=as_json, kind="config")
+    except NoInput as exc:
+        fail(str(exc), as_json=as_json, kind="config", code=2)
 
 
 def _manager(as_json: bool) -> IntegrationManager:
@@ -124,7 +127,7 @@ def list_(as_json: bool = JSON_OPTION) -> None:
             st.name,
             "[green]yes[/]" if st.enabled else "[dim]no[/]",
             "[green]yes[/]" if st.configured else "[yellow]no[/]",
-            _dot(st) + (f" [dim]{st.last_tested:%Y-%m-%d %H:%M}[/]" if st.last_tested else ""),
+            _dot(st) + (f" [dim]{humane_time(st.last_tested)}[/]" if st.last_tested else ""),
         )
     console.print(table)
 
@@ -174,19 +177,16 @@ def _parse_pairs(manager: IntegrationManager, plugin_id: str, pairs: list[str]) 
     """``FIELD=VALUE`` pairs; a bare secret ``FIELD`` is prompted for with hidden input."""
     fields = {f.key: f for f in manager.plugin_class(plugin_id).credentials_model.fields()}
     values: dict[str, str | None] = {}
-    if not pairs:  # interactive: every field, blank keeps
+    if not pairs:  # interactive (or one line per field on stdin): every field, blank keeps
         for f in fields.values():
-            values[f.key] = typer.prompt(
-                f"{f.label} (blank keeps the stored value)",
-                default="", show_default=False, hide_input=f.secret,
-            ) or None
+            values[f.key] = ask(f"{f.label} (blank keeps the stored value)", secret=f.secret, default="") or None
         return values
     for pair in pairs:
         key, sep, value = pair.partition("=")
         key = key.strip()
         if not sep:
             if key in fields and fields[key].secret:
-                value = typer.prompt(f"{fields[key].label}", hide_input=True)
+                value = ask(fields[key].label, secret=True)
             else:
                 raise CredentialsInvalid(plugin_id, {key: "expected FIELD=VALUE"})
         values[key] = value
@@ -262,7 +262,7 @@ def _run_with_progress(
         from rich.progress import Progress, SpinnerColumn, TextColumn
 
         with Progress(SpinnerColumn(), TextColumn("{task.description}"), console=err_console, transient=True) as prog:
-            task = prog.add_task(f"{label} {len(ids)} integrations…", total=len(ids))
+            task = prog.add_task(f"{label} {plural(len(ids), 'integration')}…", total=len(ids))
 
             async def tracked(i: str) -> T:
                 out = await one(i)
@@ -340,7 +340,7 @@ def data(
                 say("  records: " + ", ".join(f"{k} {v}" for k, v in counts.items()))
             for e in d.events[:5]:
                 colour = {"error": "red", "warning": "yellow"}.get(e.severity, "dim")
-                when = f"{e.time:%Y-%m-%d %H:%M}" if e.time else ""
+                when = humane_time(e.time, "")
                 say(f"  [{colour}]•[/] {when} {e.title}")
         if not results:
             say("No enabled, configured integrations. See: devtrack integrations list")

@@ -53,4 +53,27 @@ def fail(message: str, *, as_json: bool = False, kind: str = "error", code: int 
     raise typer.Exit(code)
 
 
+class NoInput(Exception):
+    """Standard input ended before a value that had to be read from it."""
+
+
+def ask(label: str, *, secret: bool, default: str | None = None) -> str:
+    """A value typed at the terminal (prompt on stderr, hidden for secrets), or the next line of
+    piped standard input.
+
+    Piped input is read directly: ``getpass`` would warn that it cannot hide the echo, and
+    the prompt goes to stderr either way, so stdout carries only the command's own output
+    (``set … --json`` prints JSON alone). ``default`` is what a blank answer or the end of
+    the input gives; without one, the end of the input raises :class:`NoInput`.
+    """
+    stdin = sys.stdin
+    if stdin is None or not stdin.isatty():
+        line = stdin.readline() if stdin is not None else ""
+        if not line and default is None:
+            raise NoInput(f"no value for {label} on standard input: pipe one line into the command "
+                          "or run it in a terminal to be asked")
+        return line.rstrip("\r\n") or (default or "")
+    return str(typer.prompt(label, default=default, show_default=False, hide_input=secret, err=True))
+
+
 JSON_OPTION = typer.Option(False, "--json", help="Print JSON for scripts instead of tables.")

@@ -42,7 +42,8 @@ def _current() -> list[Current]:
 
 def status(as_json: bool = JSON_OPTION) -> None:
     """One screen: every integration's status, key metrics and last refresh (stored snapshots)."""
-    from ..views.build import dashboard, since
+    from ..text import humane_time
+    from ..views.build import dashboard
 
     view = dashboard(_current(), timeline=8)
     if as_json:
@@ -58,7 +59,7 @@ def status(as_json: bool = JSON_OPTION) -> None:
         table.add_column(col, no_wrap=col != "key metrics", overflow="ellipsis")
     notes: list[str] = []
     for c in view["cards"]:
-        when = since(c["last_refresh"])
+        when = humane_time(c["last_refresh"])
         if c["stale"]:
             when += " [yellow](stale)[/]"
         metrics = " · ".join(f"{m['label']} {m['value']}" for m in c["metrics"][:4])
@@ -74,8 +75,8 @@ def status(as_json: bool = JSON_OPTION) -> None:
     if view["timeline"]:
         console.print("\n[bold]Recent events[/]")
         for e in view["timeline"]:
-            when = since(e["time"], "")
-            console.print(f"  [dim]{when:>12}[/] [cyan]{e['source']}[/] {redactor(e['title'])}",
+            when = humane_time(e["time"], "")
+            console.print(f"  [dim]{when:>16}[/] [cyan]{e['source']}[/] {redactor(e['title'])}",
                           overflow="ellipsis", no_wrap=True, markup=True, highlight=False)
     if view["empty"]:
         console.print(f"\n{view['empty']['message']} Refresh with: devtrack views refresh")
@@ -92,19 +93,25 @@ def _print_view(name: str, as_json: bool) -> None:
 
 
 def _text(cell: Any) -> str:
-    return str(cell["text"]) if isinstance(cell, dict) else str(cell)
+    """A cell as people read it: times relative or local (the views store UTC), the rest as is."""
+    from ..text import humane_time, parse_time
+
+    text = str(cell["text"]) if isinstance(cell, dict) else str(cell)
+    when = parse_time(text)
+    return humane_time(when) if when else text
 
 
 def _print_tables(view: dict[str, Any]) -> None:
     from rich.markup import escape
-    from rich.table import Table
 
     from ..redact import redactor
+    from ..text import humane_time
     from .output import console
+    from .tables import fit
 
     console.print(f"[bold]{view['title']}[/]")
     for s in view["sources"]:
-        line = f"  {s['name']}: {s['status'].replace('_', ' ')}, refreshed {s['last_refresh'] or 'never'}"
+        line = f"  {s['name']}: {s['status'].replace('_', ' ')}, refreshed {humane_time(s['last_refresh'])}"
         if s["stale"]:
             line += " [yellow](stale)[/]"
         if s["error"]:
@@ -116,12 +123,8 @@ def _print_tables(view: dict[str, Any]) -> None:
     if view["summary"]:
         console.print("  " + " · ".join(f"{m['label']}: {m['value']}" for m in view["summary"]))
     for t in view["tables"]:
-        table = Table(title=t["title"], title_justify="left", show_lines=False)
-        for col in t["columns"]:
-            table.add_column(col, overflow="fold")
-        for row in t["rows"]:
-            table.add_row(*(escape(redactor(_text(c))) for c in row))
-        console.print(table)
+        rows = [[escape(redactor(_text(c))) for c in row] for row in t["rows"]]
+        fit(t["title"], [escape(c) for c in t["columns"]], rows, console.width).print(console)
 
 
 def _view_command(name: str, doc: str) -> None:
@@ -154,15 +157,17 @@ def refresh(
     from ..views.coordinator import Coordinator
     from ..views.store import StoreError, open_store
 
+    from ..integrations.registry import UnknownIntegration
+
     manager = get_manager()
     for pid in plugins or []:
         if pid not in manager.ids():
-            fail(f"unknown integration {pid!r} (known: {', '.join(manager.ids())})", as_json=as_json, kind="not_found")
+            fail(str(UnknownIntegration(pid, manager.ids())), as_json=as_json, kind="not_found")
     try:
         store = open_store()
     except StoreError as exc:
         fail(str(exc), as_json=as_json, kind="config")
-    coordinator = Coordinator(manager, store)
+    coordinator = Coordinator(manager, store, quiet=True)  # each outcome is printed below, once
     try:
         states = asyncio.run(coordinator.refresh_many(plugins or None))
     finally:

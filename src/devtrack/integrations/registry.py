@@ -38,6 +38,11 @@ class UnknownIntegration(KeyError):
         self.known = list(known)
 
     def __str__(self) -> str:
+        from ..text import did_you_mean
+
+        guess = did_you_mean(self.plugin_id, self.known)
+        if guess:
+            return f"unknown integration {self.plugin_id!r}; did you mean {guess!r}?"
         return f"unknown integration {self.plugin_id!r}; known: {', '.join(self.known)}"
 
 

@@ -20,6 +20,7 @@ from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
 
 from .. import redact
+from ..text import plural
 from ..integrations.contract import IntegrationData, ResultKind, utcnow
 from ..integrations.manager import CredentialsInvalid, IntegrationManager
 from .current import Current, collect
@@ -57,7 +58,10 @@ class Coordinator:
         max_backoff: float = MAX_BACKOFF,
         tick: float = 1.0,
         clock: Callable[[], datetime] = utcnow,
+        quiet: bool = False,
     ) -> None:
+        """``quiet``: the caller reports each refresh's outcome itself (``devtrack views
+        refresh``), so failures and recoveries are logged at debug level, not a second time."""
         self.manager = manager
         self.store = store
         self.intervals = dict(intervals or {})
@@ -78,6 +82,9 @@ class Coordinator:
         self._wake: asyncio.Event | None = None
         self._last_fingerprint_check = 0.0
         self._last_prune = 0.0
+        #: The level of the once-per-episode failure, attention and recovery messages.
+        self._notice = logging.DEBUG if quiet else logging.WARNING
+        self._recovery = logging.DEBUG if quiet else logging.INFO
         manager.saved_hooks.append(self._on_saved)
 
     # ------------------------------------------------------------------ configuration
@@ -159,7 +166,8 @@ class Coordinator:
 
     def _succeeded(self, st: PluginState, data: IntegrationData, now: datetime) -> None:
         if st.failures or st.needs_attention:
-            log.info("%s recovered after %d failed refresh(es)", st.id, st.failures)
+            log.log(self._recovery, "%s recovered after %s", st.id,
+                    plural(st.failures, "failed refresh", "failed refreshes"))
         self.good[st.id] = data
         st.last_attempt = st.last_success = now
         st.failures = 0
@@ -176,14 +184,14 @@ class Coordinator:
         st.error = error
         if error.kind == ResultKind.AUTH:
             if not st.needs_attention:
-                log.warning("%s needs attention: %s Polling stops until its credentials change.",
-                            st.id, error.message)
+                log.log(self._notice, "%s needs attention: %s Polling stops until its credentials change.",
+                        st.id, error.message)
             st.needs_attention = True
             st.fingerprint = fingerprint
             st.next_due = None
             return
         if st.failures == 1:
-            log.warning("%s refresh failed (%s): %s", st.id, error.kind, error.message)
+            log.log(self._notice, "%s refresh failed (%s): %s", st.id, error.kind, error.message)
         backoff = min(self.max_backoff, st.interval * 2 ** (st.failures - 1))
         retry_after = error.details.get("retry_after")
         if isinstance(retry_after, int | float):

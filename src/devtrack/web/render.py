@@ -43,7 +43,9 @@ def ago(when: datetime | None, now: datetime | None = None) -> str:
     if seconds < 86400:
         return f"{round(seconds / 3600)} h ago"
     if seconds < 7 * 86400:
-        return f"{round(seconds / 86400)} days ago"
+        from ..text import plural
+
+        return f"{plural(round(seconds / 86400), 'day')} ago"
     return f"{when:%Y-%m-%d}"
 
 

@@ -12,6 +12,9 @@ integrations stays light.
 
 from __future__ import annotations
 
+import os
+from collections.abc import Mapping
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from pydantic import SecretStr
@@ -40,6 +43,33 @@ class GitHubCredentials(Credentials):
         placeholder="ghp_… or github_pat_…",
         help="Optional. Only needed when the gh CLI is not installed or not logged in.",
     )
+
+    def is_configured(self) -> bool:
+        """Zero-config, but only where it can work: in a git repository (this directory or
+        one above it), or where ``DEVTRACK_GITHUB_PATH`` or ``DEVTRACK_GITHUB_REPO`` names one.
+
+        Elsewhere GitHub counts as not configured, so ``views refresh``, ``data --all`` and
+        the dashboard skip it rather than report a failure nobody can act on.
+        """
+        return repository_named()
+
+
+def repository_named(environ: Mapping[str, str] | None = None, cwd: Path | None = None) -> bool:
+    """Whether a repository is named by the environment or found from ``cwd`` upwards.
+
+    A look for ``.git`` (a directory, or a file in worktrees and submodules), not a run of
+    ``git``: it is asked for every listing, which must stay instant.
+    """
+    from ...github.service import PATH_ENV, REPO_ENV
+
+    environ = os.environ if environ is None else environ
+    if environ.get(PATH_ENV) or environ.get(REPO_ENV) or environ.get("GIT_DIR"):
+        return True
+    try:
+        here = cwd or Path.cwd()
+    except OSError:  # the working directory was deleted
+        return False
+    return any((d / ".git").exists() for d in (here, *here.parents))
 
 
 class GitHubIntegration(Integration):
