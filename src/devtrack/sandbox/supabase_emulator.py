@@ -73,6 +73,13 @@ class SupabaseEmulator(Emulator):
             })
         self.unhealthy_service = {p["ref"]: self.rng.choice(("realtime", "storage", "rest"))
                                   for p in self.projects}
+        #: ref → services failing while the project's status still says it is healthy (Supabase's
+        #: status lags its services). Set by tests; cleared on reset.
+        self.failing_services: dict[str, set[str]] = {}
+
+    def on_reset(self) -> None:
+        super().on_reset()
+        self.failing_services.clear()
 
     def _ref(self) -> str:
         return "".join(self.rng.choice("abcdefghijklmnopqrstuvwxyz") for _ in range(20))
@@ -152,7 +159,9 @@ class SupabaseEmulator(Emulator):
         status = project["status"]
         if status == "COMING_UP":
             return {"name": name, "healthy": False, "status": "COMING_UP"}
-        if status == "INACTIVE" or (status == "ACTIVE_UNHEALTHY" and self.unhealthy_service[project["ref"]] == name):
+        failing = name in self.failing_services.get(project["ref"], ())
+        if status == "INACTIVE" or failing or (status == "ACTIVE_UNHEALTHY"
+                                              and self.unhealthy_service[project["ref"]] == name):
             error = "Project is paused" if status == "INACTIVE" else f"{name} is not responding"
             return {"name": name, "healthy": False, "status": "UNHEALTHY", "error": error}
         out: dict[str, Any] = {"name": name, "healthy": True, "status": "ACTIVE_HEALTHY"}

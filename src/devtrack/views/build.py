@@ -2,7 +2,9 @@
 
 One model, three renderings: the JSON endpoints return it as is, the CLI prints its
 ``tables`` and ``summary``, the pages render the same tables plus ``charts`` as inline SVG.
-A table cell is a string or ``{"text", "url"?, "badge"?}``.
+A table cell is a string or ``{"text", "url"?, "badge"?}``; a table whose rows stop short of
+what the plugin holds says so with ``shown`` and ``total``. Every badge is its plugin's verdict
+on that item (:mod:`.conditions`), and each item in ``items`` carries it as ``condition``.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from ..integrations.contract import utcnow
+from .conditions import badge, condition
 from .current import Current
 
 View = dict[str, Any]
@@ -147,6 +150,29 @@ def _dump(items: Iterable[Any]) -> list[dict[str, Any]]:
     return [i.model_dump(mode="json") for i in items]
 
 
+def _judged(plugin: str, kind: str, items: Iterable[Any]) -> list[dict[str, Any]]:
+    """Records as JSON, each with its plugin's verdict (the one its badge shows)."""
+    return [_item(plugin, kind, i) for i in items]
+
+
+def _item(plugin: str, kind: str, record: Any) -> dict[str, Any]:
+    return record.model_dump(mode="json") | {"condition": condition(plugin, kind, record).dump()}
+
+
+def _verdict(plugin: str, kind: str, record: Any) -> Cell:
+    """A cell saying the plugin's verdict on ``record``, badged by it."""
+    c = condition(plugin, kind, record)
+    return _cell(c.label, badge=badge(c))
+
+
+def _table(title: str, columns: list[str], rows: list[list[Cell]], total: int | None = None) -> dict[str, Any]:
+    """A table; ``total`` when the plugin holds more items than the rows show."""
+    out: dict[str, Any] = {"title": title, "columns": columns, "rows": rows}
+    if total is not None and total > len(rows):
+        out |= {"shown": len(rows), "total": total}
+    return out
+
+
 # ---------------------------------------------------------------------- dashboard
 
 
@@ -191,15 +217,12 @@ def dashboard(current: list[Current], now: datetime | None = None, timeline: int
 # ---------------------------------------------------------------------- deployments
 
 
-STATE_BADGE = {"ready": "ok", "error": "bad", "canceled": "muted", "building": "warn", "queued": "warn"}
-
-
 def deployments(current: list[Current], now: datetime | None = None, limit: int = 100) -> View:
     now = now or utcnow()
     view, used = _base("deployments", current, now)
-    items = _records(used, "vercel", "deployments") + [
-        d for d in _records(used, "cloudflare", "deployments")]
-    items.sort(key=lambda d: d.created_at.timestamp() if d.created_at else 0.0, reverse=True)
+    owned = [(p, d) for p in ("vercel", "cloudflare") for d in _records(used, p, "deployments")]
+    owned.sort(key=lambda pd: pd[1].created_at.timestamp() if pd[1].created_at else 0.0, reverse=True)
+    items = [d for _, d in owned]
     if not items:
         view["empty"] = _empty([("vercel", "Vercel"), ("cloudflare", "Cloudflare Pages")], "deployments")
         return view
@@ -217,21 +240,16 @@ def deployments(current: list[Current], now: datetime | None = None, limit: int 
         "id": "deploy-outcomes", "title": "Deploy outcomes per day", "kind": "stacked", "unit": "deploys",
         "labels": days, "series": {s: [per_day[d][s] for d in days] for s in order},
     })
-    view["tables"].append({
-        "title": "Recent deployments",
-        "columns": ["When", "Provider", "Project", "State", "Target", "Branch", "Commit"],
-        "rows": [[_when(d.created_at), d.provider or "", _cell(d.project or d.id, d.url),
-                  _cell(d.state, badge=STATE_BADGE.get(d.state, "muted")), d.target or "",
-                  d.branch or "", (d.commit or "")[:7]] for d in items[:limit]],
-    })
-    view["items"]["deployments"] = _dump(items[:limit])
+    view["tables"].append(_table(
+        "Recent deployments", ["When", "Provider", "Project", "State", "Target", "Branch", "Commit"],
+        [[_when(d.created_at), d.provider or "", _cell(d.project or d.id, d.url),
+          _verdict(p, "deployments", d), d.target or "", d.branch or "", (d.commit or "")[:7]]
+         for p, d in owned[:limit]], total=len(owned)))
+    view["items"]["deployments"] = [_item(p, "deployments", d) for p, d in owned[:limit]]
     return view
 
 
 # ---------------------------------------------------------------------- errors
-
-
-LEVEL_BADGE = {"fatal": "bad", "error": "bad", "warning": "warn", "info": "muted"}
 
 
 def errors(current: list[Current], now: datetime | None = None, limit: int = 100) -> View:
@@ -242,10 +260,17 @@ def errors(current: list[Current], now: datetime | None = None, limit: int = 100
     if not items:
         view["empty"] = _empty([("sentry", "Sentry")], "errors")
         return view
-    view["summary"] = [
-        {"label": "unresolved issues", "value": fmt(len(items))},
-        {"label": "events", "value": fmt(sum(e.count for e in items))},
-        {"label": "users affected", "value": fmt(sum(e.user_count for e in items))},
+    # Sentry's own total (its X-Hits) can exceed what the plugin read, which can exceed the rows.
+    metrics = used["sentry"].data.health.metrics if used["sentry"].data else {}
+    total = max(len(items), int(metrics.get("issues") or 0))
+    shown = min(limit, len(items))
+    read = "" if len(items) == total else f" (of the {fmt(len(items))} read)"
+    view["summary"] = [{"label": "unresolved issues", "value": fmt(total)}]
+    if shown < total:
+        view["summary"].append({"label": "showing", "value": f"{fmt(shown)} of {fmt(total)}"})
+    view["summary"] += [
+        {"label": "events" + read, "value": fmt(sum(e.count for e in items))},
+        {"label": "users affected" + read, "value": fmt(sum(e.user_count for e in items))},
     ]
     days = _day_keys(now)
     first = Counter(e.first_seen.strftime("%Y-%m-%d") for e in items if e.first_seen)
@@ -253,21 +278,16 @@ def errors(current: list[Current], now: datetime | None = None, limit: int = 100
         "id": "errors-per-day", "title": "New issues per day (first seen)", "kind": "bars", "unit": "issues",
         "labels": days, "series": {"issues": [first.get(d, 0) for d in days]},
     })
-    view["tables"].append({
-        "title": "Unresolved issues",
-        "columns": ["Issue", "Level", "Events", "Users", "Last seen", "Project"],
-        "rows": [[_cell(f"{getattr(e, 'short_id', '') or e.id}: {e.title}", e.url),
-                  _cell(e.level or "", badge=LEVEL_BADGE.get(e.level or "", "muted")),
-                  fmt(e.count), fmt(e.user_count), _when(e.last_seen), e.project or ""] for e in items[:limit]],
-    })
-    view["items"]["errors"] = _dump(items[:limit])
+    view["tables"].append(_table(
+        "Unresolved issues", ["Issue", "Level", "Events", "Users", "Last seen", "Project"],
+        [[_cell(f"{getattr(e, 'short_id', '') or e.id}: {e.title}", e.url), _verdict("sentry", "errors", e),
+          fmt(e.count), fmt(e.user_count), _when(e.last_seen), e.project or ""] for e in items[:limit]],
+        total=total))
+    view["items"]["errors"] = _judged("sentry", "errors", items[:limit])
     return view
 
 
 # ---------------------------------------------------------------------- code
-
-
-CI_BADGE = {"success": "ok", "failure": "bad", "timed_out": "bad", "cancelled": "muted"}
 
 
 def code(current: list[Current], now: datetime | None = None, limit: int = 50) -> View:
@@ -291,35 +311,30 @@ def code(current: list[Current], now: datetime | None = None, limit: int = 50) -
         run = latest_ci.get(branch or "")
         if run is None:
             return "–"
-        result = run.conclusion or run.status
-        return _cell(f"{result} ({run.name})", run.url, CI_BADGE.get(result, "warn"))
-    view["tables"].append({
-        "title": "Pull requests", "columns": ["#", "Title", "Author", "Branch", "CI", "Opened"],
-        "rows": [[f"#{p.number}", _cell(p.title + (" (draft)" if p.draft else ""), p.url), p.author or "",
-                  p.branch or "", ci_cell(p.branch), _when(p.created_at)] for p in rec.pull_requests[:limit]],
-    })
-    view["tables"].append({
-        "title": "CI runs", "columns": ["Workflow", "Branch", "Result", "When"],
-        "rows": [[_cell(r.name, r.url), r.branch or "",
-                  _cell(r.conclusion or r.status, badge=CI_BADGE.get(r.conclusion or "", "warn")),
-                  _when(r.created_at)] for r in rec.ci_runs[:limit]],
-    })
-    view["tables"].append({
-        "title": "Issues", "columns": ["#", "Title", "Author", "Labels", "Opened"],
-        "rows": [[f"#{i.number}", _cell(i.title, i.url), i.author or "", ", ".join(i.labels),
-                  _when(i.created_at)] for i in rec.issues[:limit]],
-    })
-    view["tables"].append({
-        "title": "Branches", "columns": ["Branch", "Upstream", "Last commit"],
-        "rows": [[("* " if b.current else "") + b.name, b.upstream or "", b.last_commit or ""]
-                 for b in rec.branches[:limit]],
-    })
-    view["tables"].append({
-        "title": "Recent commits", "columns": ["Commit", "Subject", "Author", "Date"],
-        "rows": [[cm.hash[:8], cm.subject, cm.author, _when(cm.date)] for cm in rec.commits[:20]],
-    })
-    view["items"] = {k: _dump(getattr(rec, k)[:limit])
-                     for k in ("pull_requests", "ci_runs", "issues", "branches", "commits")}
+        verdict = condition("github", "ci_runs", run)
+        return _cell(f"{verdict.label} ({run.name})", run.url, badge(verdict))
+    view["tables"].append(_table(
+        "Pull requests", ["#", "Title", "Author", "Branch", "CI", "Opened"],
+        [[f"#{p.number}", _cell(p.title + (" (draft)" if p.draft else ""), p.url), p.author or "",
+          p.branch or "", ci_cell(p.branch), _when(p.created_at)] for p in rec.pull_requests[:limit]],
+        total=len(rec.pull_requests)))
+    view["tables"].append(_table(
+        "CI runs", ["Workflow", "Branch", "Result", "When"],
+        [[_cell(r.name, r.url), r.branch or "", _verdict("github", "ci_runs", r), _when(r.created_at)]
+         for r in rec.ci_runs[:limit]], total=len(rec.ci_runs)))
+    view["tables"].append(_table(
+        "Issues", ["#", "Title", "Author", "Labels", "Opened"],
+        [[f"#{i.number}", _cell(i.title, i.url), i.author or "", ", ".join(i.labels), _when(i.created_at)]
+         for i in rec.issues[:limit]], total=len(rec.issues)))
+    view["tables"].append(_table(
+        "Branches", ["Branch", "Upstream", "Last commit"],
+        [[("* " if b.current else "") + b.name, b.upstream or "", b.last_commit or ""] for b in rec.branches[:limit]],
+        total=len(rec.branches)))
+    view["tables"].append(_table(
+        "Recent commits", ["Commit", "Subject", "Author", "Date"],
+        [[cm.hash[:8], cm.subject, cm.author, _when(cm.date)] for cm in rec.commits[:20]]))
+    view["items"] = {k: _dump(getattr(rec, k)[:limit]) for k in ("pull_requests", "issues", "branches", "commits")}
+    view["items"]["ci_runs"] = _judged("github", "ci_runs", rec.ci_runs[:limit])
     view["items"]["working_tree"] = {k: m.get(k) for k in ("branch", "detached", "dirty_files", "staged",
                                                             "unstaged", "untracked", "conflicted",
                                                             "unpushed_commits", "behind")}
@@ -327,15 +342,6 @@ def code(current: list[Current], now: datetime | None = None, limit: int = 50) -
 
 
 # ---------------------------------------------------------------------- infrastructure
-
-
-def _state_badge(state: str | None) -> str:
-    s = (state or "").lower()
-    if s in ("running", "active", "active_healthy", "healthy", "ok", "ready"):
-        return "ok"
-    if s in ("stopped", "terminated", "suspended", "inactive", "paused", "unhealthy", "impaired", "error"):
-        return "bad"
-    return "warn"
 
 
 def infra(current: list[Current], now: datetime | None = None) -> View:
@@ -349,26 +355,26 @@ def infra(current: list[Current], now: datetime | None = None) -> View:
     if instances:
         view["tables"].append({
             "title": "EC2 instances", "columns": ["Name", "ID", "State", "Type", "Region", "Public IP", "Health"],
-            "rows": [[i.name or "", i.id, _cell(i.state, badge=_state_badge(i.state)), i.type or "",
+            "rows": [[i.name or "", i.id, _verdict("aws-ec2", "instances", i), i.type or "",
                       i.region or "", i.public_ip or "", i.health or ""] for i in instances],
         })
     if databases:
         view["tables"].append({
             "title": "Upstash databases", "columns": ["Name", "State", "Type", "Region", "Requests/month", "Storage"],
-            "rows": [[_cell(d.name, getattr(d, "url", None)), _cell(d.state or "", badge=_state_badge(d.state)),
+            "rows": [[_cell(d.name, getattr(d, "url", None)), _verdict("upstash", "databases", d),
                       d.type or "", d.region or "", fmt(d.monthly_requests),
                       f"{(d.storage_bytes or 0) / 1e6:,.1f} MB"] for d in databases],
         })
     if projects:
         view["tables"].append({
             "title": "Supabase projects", "columns": ["Project", "Status", "Region", "Services"],
-            "rows": [[_cell(p.name, p.url), _cell(p.status or "", badge=_state_badge(p.status)), p.region or "",
+            "rows": [[_cell(p.name, p.url), _verdict("supabase", "projects", p), p.region or "",
                       ", ".join(f"{k}: {v}" for k, v in sorted(p.services.items())) or "–"] for p in projects],
         })
     if zones:
         view["tables"].append({
             "title": "Cloudflare zones", "columns": ["Zone", "Status", "Plan"],
-            "rows": [[z.name, _cell(z.status or "", badge=_state_badge(z.status)), str(getattr(z, "plan", "") or "")]
+            "rows": [[z.name, _verdict("cloudflare", "zones", z), str(getattr(z, "plan", "") or "")]
                      for z in zones],
         })
     if workers:
@@ -379,8 +385,10 @@ def infra(current: list[Current], now: datetime | None = None) -> View:
     view["summary"] = [{"label": label, "value": fmt(len(items))} for label, items in (
         ("EC2 instances", instances), ("databases", databases), ("Supabase projects", projects),
         ("zones", zones), ("Workers", workers)) if items]
-    view["items"] = {"instances": _dump(instances), "databases": _dump(databases), "projects": _dump(projects),
-                     "zones": _dump(zones), "workers": _dump(workers)}
+    view["items"] = {"instances": _judged("aws-ec2", "instances", instances),
+                     "databases": _judged("upstash", "databases", databases),
+                     "projects": _judged("supabase", "projects", projects),
+                     "zones": _judged("cloudflare", "zones", zones), "workers": _dump(workers)}
     if not view["tables"]:
         view["empty"] = _empty([("aws-ec2", "AWS EC2"), ("upstash", "Upstash"), ("supabase", "Supabase"),
                                 ("cloudflare", "Cloudflare")], "infrastructure")

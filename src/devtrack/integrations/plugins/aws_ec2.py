@@ -33,6 +33,7 @@ from ..contract import (
     ResultKind,
     field,
 )
+from ..condition import Condition
 
 _AUTH_CODES = {
     "AuthFailure", "InvalidClientTokenId", "SignatureDoesNotMatch", "UnrecognizedClientException",
@@ -330,10 +331,27 @@ def _instance(raw: dict[str, Any], region: str | None, health: str | None) -> In
     )
 
 
+#: Instance states that run nothing by choice (not a failure), and those on their way.
+_OFF_STATES = {"stopped", "terminated"}
+
+
+def instance_condition(i: Instance) -> Condition:
+    """An instance's verdict, the one this plugin's health counts: failed status checks
+    (``impaired``, of the instance or of the system behind it) are bad whatever the state says."""
+    if i.health == "impaired":
+        return Condition("bad", f"{i.state}, impaired")
+    if i.state == "running":
+        if i.health == "initializing":
+            return Condition("warn", "running, checks initializing")
+        return Condition("ok", "running")
+    return Condition("off" if i.state in _OFF_STATES else "warn", i.state)  # pending, stopping, …
+
+
 def _health(instances: list[Instance]) -> Health:
     states = Counter(i.state for i in instances)
-    impaired = [i for i in instances if i.health == "impaired"]
-    metrics: dict[str, Any] = {"instances": len(instances), **{f"state_{k}": v for k, v in states.items()}}
+    impaired = [i for i in instances if instance_condition(i).level == "bad"]
+    metrics: dict[str, Any] = {"instances": len(instances), **{f"state_{k}": v for k, v in states.items()},
+                               "impaired": len(impaired)}
     summary = ", ".join(f"{n} {s}" for s, n in states.most_common()) or "no instances"
     if impaired:
         names = ", ".join(i.name or i.id for i in impaired[:3])

@@ -34,6 +34,7 @@ from ..contract import (
     Zone,
     field,
 )
+from ..condition import Condition
 
 if TYPE_CHECKING:
     import httpx
@@ -460,6 +461,15 @@ def _zone(z: dict[str, Any]) -> Zone:
                 activated_on=_time(z.get("activated_on")))
 
 
+def zone_condition(z: Zone) -> Condition:
+    """A zone's verdict, the one this plugin's health counts: only an ``active`` zone whose
+    proxying is not paused is fine; paused, pending, initializing, moved or any other status is not."""
+    status = z.status or "unknown"
+    if getattr(z, "paused", False):
+        return Condition("bad", "paused" if status == "active" else f"{status}, paused")
+    return Condition("ok", status) if status == "active" else Condition("bad", status)
+
+
 def _worker(s: dict[str, Any]) -> Worker:
     return Worker(id=str(s["id"]), name=str(s["id"]), modified_at=_time(s.get("modified_on")),
                   created_at=_time(s.get("created_on")), usage_model=s.get("usage_model"),
@@ -490,7 +500,7 @@ def _health(zones: list[dict[str, Any]], projects: list[dict[str, Any]],
         latest = _latest_production(str(p.get("name")), deployments) or p.get("latest_deployment")
         if isinstance(latest, dict) and _state(latest) == "error":
             failing.append(str(p.get("name")))
-    inactive = [z for z in zones if z.get("status") != "active" or z.get("paused")]
+    inactive = [z for z in zones if zone_condition(_zone(z)).level == "bad"]
     notes = []
     if failing:
         notes.append(f"{len(failing)} of {len(projects)} Pages project(s) failing their latest deploy: "

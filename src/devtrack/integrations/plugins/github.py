@@ -28,11 +28,14 @@ from ..contract import (
     ResultKind,
     field,
 )
+from ..condition import Condition
 
 if TYPE_CHECKING:
     from ...github.models import CiRun, GhResult, GitStatus
 
 FAILED_CONCLUSIONS = frozenset({"failure", "timed_out", "startup_failure", "action_required"})
+#: Conclusions of runs that neither passed nor failed.
+NEUTRAL_CONCLUSIONS = frozenset({"cancelled", "skipped", "neutral", "stale"})
 
 
 class GitHubCredentials(Credentials):
@@ -165,7 +168,7 @@ class GitHubIntegration(Integration):
                   for c in commits[:15]]
         events += [Event(title=f"CI {r.name} {r.conclusion} on {r.branch}", time=r.created_at,
                          severity="error", url=r.url, source="actions")
-                   for r in runs.items[:10] if r.conclusion in FAILED_CONCLUSIONS]
+                   for r in runs.items[:10] if ci_condition(r).level == "bad"]
         events.sort(key=lambda e: e.time.timestamp() if e.time else 0.0, reverse=True)
         return IntegrationData(
             health=health,
@@ -189,6 +192,18 @@ async def _nothing() -> list[Any]:
 
 def _drop_none(d: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in d.items() if v is not None}
+
+
+def ci_condition(run: CiRun) -> Condition:
+    """A CI run's verdict, the one this plugin's health counts: the failed conclusions are bad
+    (the latest of them makes the repository degraded); a run still going is on its way."""
+    if run.conclusion in FAILED_CONCLUSIONS:
+        return Condition("bad", run.conclusion)
+    if run.conclusion == "success":
+        return Condition("ok", "success")
+    if run.conclusion:
+        return Condition("off" if run.conclusion in NEUTRAL_CONCLUSIONS else "warn", run.conclusion)
+    return Condition("warn", run.status or "unknown")  # queued, in_progress, waiting, …
 
 
 def _repo_details(status: GitStatus) -> dict[str, Any]:
@@ -229,5 +244,5 @@ def _health(status: GitStatus, runs: GhResult[CiRun]) -> Any:
         parts.append(f"CI {latest.conclusion} ({latest.name} on {latest.branch})")
     elif not runs.available and runs.reason:
         parts.append(f"CI unknown: {runs.reason}")
-    degraded = bool(latest and latest.conclusion in FAILED_CONCLUSIONS) or bool(status.conflicted)
+    degraded = bool(latest and ci_condition(latest).level == "bad") or bool(status.conflicted)
     return Health(status="degraded" if degraded else "healthy", detail=" · ".join(parts), metrics=metrics)

@@ -30,6 +30,7 @@ from ..contract import (
     Severity,
     field,
 )
+from ..condition import Condition
 
 if TYPE_CHECKING:
     from ..http import HttpError, ServiceClient
@@ -225,6 +226,14 @@ def _error_issue(x: dict[str, Any]) -> ErrorIssue:
         project=project.get("slug"),
         short_id=x.get("shortId"),
     )
+
+
+def issue_condition(e: ErrorIssue) -> Condition:
+    """An issue's verdict from its level, as this plugin rates its events: fatal and error are
+    errors, warning a warning, info, debug and anything else information."""
+    severity = SEVERITY.get(e.level or "", "info")
+    level = "bad" if severity == "error" else "warn" if severity == "warning" else "off"
+    return Condition(level, e.level or "unknown")
 
 
 def _events(errors: list[ErrorIssue]) -> list[Event]:

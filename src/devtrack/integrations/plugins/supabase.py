@@ -25,6 +25,7 @@ from ..contract import (
     ResultKind,
     field,
 )
+from ..condition import Condition, words
 
 if TYPE_CHECKING:
     from ..http import ServiceClient
@@ -34,6 +35,8 @@ SERVICES = "auth,db,rest,realtime,storage"
 #: Project states in which a project is expected to serve traffic.
 _RUNNING = {"ACTIVE_HEALTHY", "ACTIVE_UNHEALTHY"}
 _FAILED = {"ACTIVE_UNHEALTHY", "INIT_FAILED", "RESTORE_FAILED", "PAUSE_FAILED", "UNKNOWN"}
+#: Project states that serve nothing by choice: a paused or removed project is not a failure.
+_OFF = {"INACTIVE", "REMOVED"}
 
 
 class SupabaseCredentials(Credentials):
@@ -190,6 +193,23 @@ def _unhealthy(p: Project) -> list[str]:
     return sorted(k for k, v in p.services.items() if v != "ACTIVE_HEALTHY")
 
 
+def project_condition(p: Project) -> Condition:
+    """A project's verdict, the one this plugin's health counts: an unhealthy service or a failed
+    status is ``bad`` even while the project's own status still says ``ACTIVE_HEALTHY``."""
+    broken = _unhealthy(p)
+    if broken == ["api"]:  # the health endpoint itself could not be read
+        return Condition("bad", f"health {p.services['api']}")
+    if broken:
+        return Condition("bad", f"{', '.join(b for b in broken if b != 'api')} unhealthy")
+    if p.status in _FAILED:
+        return Condition("bad", words(p.status))
+    if p.status in _RUNNING:
+        return Condition("ok", "healthy")
+    if p.status in _OFF:
+        return Condition("off", "paused" if p.status == "INACTIVE" else words(p.status))
+    return Condition("warn", words(p.status))  # coming up, restoring, upgrading, pausing, …
+
+
 def _health(projects: list[Project]) -> Health:
     metrics: dict[str, Any] = {
         "projects": len(projects),
@@ -198,7 +218,7 @@ def _health(projects: list[Project]) -> Health:
     }
     if not projects:
         return Health(status="unknown", detail="no projects", metrics=metrics)
-    bad = [p for p in projects if p.status in _FAILED or _unhealthy(p)]
+    bad = [p for p in projects if project_condition(p).level == "bad"]
     metrics["unhealthy"] = len(bad)
     running = [p for p in projects if p.status in _RUNNING]
     if not bad:

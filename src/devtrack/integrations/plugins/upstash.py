@@ -34,6 +34,7 @@ from ..contract import (
     field,
     utcnow,
 )
+from ..condition import Condition
 
 if TYPE_CHECKING:
 
@@ -455,6 +456,12 @@ def _events(databases: list[Database]) -> list[Event]:
     return warnings + sorted(news, key=lambda e: e.time or recent, reverse=True)
 
 
+def database_condition(d: Database) -> Condition:
+    """A database's verdict, the one this plugin's health counts: any state but ``active``
+    (``suspended``, ``passive``, unknown) is not serving."""
+    return Condition("ok", "active") if d.state == "active" else Condition("bad", d.state or "unknown")
+
+
 def _health(databases: list[Database], stats_missing: int) -> Health:
     """Healthy when every database is active, degraded when some are not, down when none is."""
     metrics: dict[str, Any] = {
@@ -468,7 +475,7 @@ def _health(databases: list[Database], stats_missing: int) -> Health:
     note = f"; stats missing for {stats_missing}" if stats_missing else ""
     if not databases:
         return Health(status="unknown", detail="no Redis databases in this account", metrics=metrics)
-    inactive = [d for d in databases if d.state != "active"]
+    inactive = [d for d in databases if database_condition(d).level == "bad"]
     listed = ", ".join(f"{d.name} ({d.state or 'unknown'})" for d in inactive[:3]) + (" …" if len(inactive) > 3 else "")
     if len(inactive) == len(databases):
         return Health(status="down", detail=f"no database is active: {listed}{note}", metrics=metrics)
