@@ -111,6 +111,9 @@ def _migrate(raw: Any, path: Path) -> Doc:
     for plugin_id, entry in raw["integrations"].items():
         if not isinstance(entry, dict) or not isinstance(entry.get("credentials", {}), dict):
             raise StoreCorrupt(f"{path}: integration {plugin_id!r} is malformed; fix or move it away.")
+    # Older versions kept a copy of the Helicone key here; routing now reads the integration,
+    # so the copy is dropped (and gone from the file at the next write).
+    raw["ai_proxy"].pop("helicone", None)
     return raw
 
 

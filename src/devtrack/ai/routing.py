@@ -25,8 +25,8 @@ from urllib.parse import parse_qsl, urlencode
 
 from ..credentials import Doc
 from ..integrations.contract import url_problem
+from .helicone import helicone_state
 from .specs import ProviderSpec, key_header_value, provider_key
-from .sync import PROXY_KEY
 
 HOP_BY_HOP = frozenset({
     "connection", "keep-alive", "proxy-connection", "proxy-authorization", "proxy-authenticate",
@@ -63,12 +63,6 @@ class Upstream:
     injected: tuple[tuple[str, str], ...] = field(repr=False)
 
 
-def helicone_state(doc: Doc) -> dict[str, str] | None:
-    """The synced Helicone settings (``api_key``, ``region``, ``org_id``), if any."""
-    value = (doc.get("ai_proxy") or {}).get(PROXY_KEY)
-    return value if isinstance(value, dict) and value.get("api_key") else None
-
-
 def _url(name: str, default: str, environ: Mapping[str, str]) -> str:
     value = (environ.get(name) or "").strip() or default
     problem = url_problem(value)
@@ -87,7 +81,7 @@ def helicone_base(p: ProviderSpec, environ: Mapping[str, str]) -> str:
 
 
 def upstream(p: ProviderSpec, doc: Doc, environ: Mapping[str, str]) -> Upstream:
-    """Direct to the vendor, or through Helicone when its key is synced."""
+    """Direct to the vendor, or through Helicone when the Helicone integration is on."""
     key, source = provider_key(p, doc, environ)
     if not key:
         raise RoutingError(
@@ -97,7 +91,7 @@ def upstream(p: ProviderSpec, doc: Doc, environ: Mapping[str, str]) -> Upstream:
             "auth",
         )
     injected: list[tuple[str, str]] = [(p.key_header, key_header_value(p, key))]
-    helicone = helicone_state(doc)
+    helicone = helicone_state(doc, environ)
     if helicone is None:
         return Upstream(p, direct_base(p, environ), False, source, tuple(injected))
     injected.append(("helicone-auth", f"Bearer {helicone['api_key']}"))

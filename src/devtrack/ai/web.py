@@ -1,21 +1,33 @@
-"""An adapter from :class:`~devtrack.ai.providers.AiProviders` to the web app's ``AiProviders`` protocol.
+"""Settings → AI Providers and ``/api/v1/ai``, backed by :class:`~devtrack.ai.providers.AiProviders`.
 
-The web app (``devtrack.web.ai``) was written against a small interface while this package
-was being built; ``create_app(ai=WebAiProviders(manager))`` (or its
-``default_ai_providers``) makes Settings → AI Providers use the same keys, tests and
-Helicone state as ``devtrack ai``.
+The web app talks to the small ``AiProviders`` protocol of :mod:`devtrack.web.ai`;
+:class:`WebAiProviders` implements it with the same keys, tests and Helicone routing as
+``devtrack ai``. The models the web app shows are defined here, so the dependency runs one
+way only: ``devtrack.web`` imports ``devtrack.ai``, never the reverse.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from pydantic import BaseModel
 
 from ..integrations.contract import ConnectionResult
-from .providers import AiProviders
+from .providers import AiProviders, ProviderStatus
 from .routing import helicone_state
 
 if TYPE_CHECKING:
     from ..integrations.manager import IntegrationManager
+
+#: One provider as shown: never the key itself, only its mask and where it comes from.
+AiProviderStatus = ProviderStatus
+
+
+class HeliconeRouting(BaseModel):
+    """Whether AI traffic through DevTrack's proxy is observed by Helicone."""
+
+    routed: bool
+    detail: str
 
 
 class WebAiProviders:
@@ -24,22 +36,16 @@ class WebAiProviders:
     def __init__(self, manager: IntegrationManager) -> None:
         self.ai = AiProviders(manager)
 
-    @staticmethod
-    def _web(status: Any) -> Any:
-        from ..web.ai import AiProviderStatus
+    def statuses(self) -> list[AiProviderStatus]:
+        return self.ai.statuses()
 
-        return AiProviderStatus.model_validate(status.model_dump())
+    def status(self, provider_id: str) -> AiProviderStatus:
+        return self.ai.status(provider_id)
 
-    def statuses(self) -> list[Any]:
-        return [self._web(s) for s in self.ai.statuses()]
-
-    def status(self, provider_id: str) -> Any:
-        return self._web(self.ai.status(provider_id))
-
-    def set_key(self, provider_id: str, api_key: str | None) -> Any:
+    def set_key(self, provider_id: str, api_key: str | None) -> AiProviderStatus:
         """A blank key keeps the stored one, as the credential forms do."""
         if api_key and api_key.strip():
-            return self._web(self.ai.set_key(provider_id, api_key))
+            return self.ai.set_key(provider_id, api_key)
         return self.status(provider_id)
 
     def remove_key(self, provider_id: str) -> None:
@@ -48,12 +54,11 @@ class WebAiProviders:
     async def test(self, provider_id: str) -> ConnectionResult:
         return await self.ai.test(provider_id)
 
-    def helicone(self) -> Any:
-        from ..web.ai import HeliconeRouting
-
+    def helicone(self) -> HeliconeRouting:
+        """Routed when the Helicone integration is on (derived now, from the store as it is)."""
         manager = self.ai.manager
         doc = manager.store.read()
-        state = helicone_state(doc)
+        state = helicone_state(doc, manager.environ)
         if state:
             return HeliconeRouting(routed=True, detail=f"AI traffic through DevTrack's proxy is logged in "
                                                        f"Helicone ({state.get('region', 'us').upper()}).")

@@ -143,7 +143,7 @@ def status(as_json: bool = JSON_OPTION) -> None:
     with _errors(as_json):
         ai = _providers()
         doc = ai.manager.store.read()
-        helicone = helicone_state(doc)
+        helicone = helicone_state(doc, ai.manager.environ)
         routes = []
         for p in PROVIDERS:
             st = ai.status(p.id, doc)

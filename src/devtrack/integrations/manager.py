@@ -85,9 +85,6 @@ class IntegrationManager:
         #: Run after such a write is durable, with the plugin id (to react to the change).
         self.saved_hooks: list[Callable[[str], None]] = []
         self._instances: dict[str, Integration] = {}
-        from ..ai.sync import install_hooks  # Helicone → AI proxy sync (light module)
-
-        install_hooks(self)
 
     # ------------------------------------------------------------------ plugins
 
