@@ -132,13 +132,24 @@ def _wrap_sandbox() -> None:
     def start_(self: Any) -> Any:
         out = start(self)
         try:
-            for fields in self.credentials().values():
-                add_secrets(*(v for k, v in fields.items() if _secret_key(k)))
+            for plugin_id, fields in self.credentials().items():
+                masked = _masked_keys(plugin_id)
+                add_secrets(*(v for k, v in fields.items() if _secret_key(k) or k in masked))
         except Exception:
             pass
         return out
 
     Sandbox.start = start_  # type: ignore[method-assign]
+
+
+def _masked_keys(plugin_id: str) -> set[str]:
+    """Fields the plugin never shows whole: secrets and masked identifiers (an AWS key id)."""
+    from devtrack.integrations.registry import default_registry
+
+    try:
+        return default_registry(include_entry_points=False).get(plugin_id).credentials_model.masked_keys()
+    except Exception:  # not a plugin (an AI provider's key): the key names decide
+        return set()
 
 
 def _secret_key(key: str) -> bool:

@@ -70,6 +70,7 @@ def _status_json(st: PluginStatus) -> dict[str, Any]:
                 "label": f.label,
                 "kind": str(f.kind),
                 "secret": f.secret,
+                "masked": f.masked,
                 "required": f.required,
                 "help": f.help,
                 "placeholder": f.placeholder,

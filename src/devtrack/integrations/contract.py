@@ -22,6 +22,8 @@ from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationInfo, field_validator
 
+from .. import redact
+
 __all__ = [
     "FieldKind",
     "ResultKind",
@@ -87,7 +89,12 @@ Severity = Literal["info", "warning", "error"]
 
 
 class CredentialField(BaseModel):
-    """The public description of one credential field (what `list --json` prints)."""
+    """The public description of one credential field (what `list --json` prints).
+
+    ``secret``: a ``SecretStr`` (hidden input, redacted everywhere). ``masked``: never shown
+    in full once stored: every secret, and identifiers declared ``field(masked=True)`` (an
+    AWS access key id), which are shown as ``****************ABCD``, the AWS CLI's form.
+    """
 
     key: str
     label: str
@@ -97,6 +104,23 @@ class CredentialField(BaseModel):
     help: str = ""
     placeholder: str = ""
     choices: list[str] = Field(default_factory=list)
+    masked: bool = False
+
+    def shown(self, value: str) -> str:
+        """How a stored value of this field is displayed (CLI, JSON API, HTML)."""
+        if self.secret:
+            return redact.mask(value)
+        return mask_identifier(value) if self.masked else value
+
+
+def mask_identifier(value: str | None) -> str:
+    """An identifier recognised by its tail, as the AWS CLI shows an access key id.
+
+    Sixteen stars and the last four characters; values of 8 characters or fewer show none.
+    """
+    if not value:
+        return ""
+    return "*" * 16 + (value[-4:] if len(value) > 8 else "")
 
 
 def field(
@@ -108,11 +132,14 @@ def field(
     placeholder: str = "",
     choices: list[str] | None = None,
     default: Any = None,
+    masked: bool = False,
 ) -> Any:
     """Declare a credential field: a pydantic ``Field`` carrying the UI metadata beside it.
 
     Whether a field is secret is not declared here: it follows from its annotation being
-    ``SecretStr`` (so secrecy and masking can never disagree).
+    ``SecretStr`` (so secrecy and masking can never disagree). ``masked=True`` declares a
+    plain identifier that is still shown only by its tail (and kept out of logs and output
+    like a secret), such as an AWS access key id.
     """
     extra = {
         "kind": str(kind),
@@ -121,6 +148,7 @@ def field(
         "help": help,
         "placeholder": placeholder,
         "choices": list(choices or []),
+        "masked": masked,
     }
     return Field(default=default, json_schema_extra=extra)
 
@@ -141,16 +169,18 @@ class Credentials(BaseModel):
         out: list[CredentialField] = []
         for key, info in cls.model_fields.items():
             extra = info.json_schema_extra if isinstance(info.json_schema_extra, dict) else {}
+            secret = _is_secret_annotation(info.annotation)
             out.append(
                 CredentialField(
                     key=key,
                     label=str(extra.get("label", key)),
                     kind=FieldKind(str(extra.get("kind", "text"))),
-                    secret=_is_secret_annotation(info.annotation),
+                    secret=secret,
                     required=bool(extra.get("required", False)),
                     help=str(extra.get("help", "")),
                     placeholder=str(extra.get("placeholder", "")),
                     choices=list(extra.get("choices", []) or []),  # type: ignore[arg-type]
+                    masked=secret or bool(extra.get("masked", False)),
                 )
             )
         return out
@@ -158,6 +188,11 @@ class Credentials(BaseModel):
     @classmethod
     def secret_keys(cls) -> set[str]:
         return {f.key for f in cls.fields() if f.secret}
+
+    @classmethod
+    def masked_keys(cls) -> set[str]:
+        """Fields never shown in full: the secrets and the declared masked identifiers."""
+        return {f.key for f in cls.fields() if f.masked}
 
     def missing(self) -> list[str]:
         """Keys of required fields that have no value."""

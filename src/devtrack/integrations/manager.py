@@ -142,7 +142,8 @@ class IntegrationManager:
                 {k: f"unknown field (known: {', '.join(sorted(known)) or 'none'})" for k in unknown},
             )
         clean = {k: v for k, v in values.items() if v not in (None, "")}
-        redact.register(clean[f.key] for f in model.fields() if f.secret and f.key in clean)  # type: ignore[misc]
+        # Masked identifiers too: shown only by their tail, they must not appear whole elsewhere.
+        redact.register(clean[f.key] for f in model.fields() if f.masked and f.key in clean)  # type: ignore[misc]
         try:
             return model(**clean)
         except ValidationError as exc:
@@ -251,13 +252,13 @@ class IntegrationManager:
                 log.warning("a listener of %s's credentials failed: %s", plugin_id, redact.safe_str(exc))
 
     def masked(self, plugin_id: str, doc: Doc | None = None) -> dict[str, str]:
-        """Stored values for display: secrets masked, plain fields as they are."""
+        """Stored values for display: secrets and masked identifiers masked, the rest as they are."""
         model = self.plugin_class(plugin_id).credentials_model
         stored = self.stored_credentials(plugin_id, doc)
         out: dict[str, str] = {}
         for f in model.fields():
             if f.key in stored:
-                out[f.key] = redact.mask(stored[f.key]) if f.secret else stored[f.key]
+                out[f.key] = f.shown(stored[f.key])
         return out
 
     # ------------------------------------------------------------------ status

@@ -75,7 +75,7 @@ def _integrations_page(
             "overrides": {k: env_key(selected_id, k) for k in manager.env_overrides(selected_id)},
             "setup_guide": cls.setup_guide,
             "values": {f.key: (typed or {}).get(f.key, masked.get(f.key, ""))
-                       for f in cls.credentials_model.fields() if not f.secret},
+                       for f in cls.credentials_model.fields() if not f.masked},
         }
     return _render(
         request, "integrations.html", status_code,
@@ -105,7 +105,7 @@ async def save_credentials(plugin_id: str, request: Request) -> Response:
     try:
         manager.set_credentials(plugin_id, values)
     except CredentialsInvalid as exc:
-        typed = {f.key: values[f.key] or "" for f in model.fields() if not f.secret}
+        typed = {f.key: values[f.key] or "" for f in model.fields() if not f.masked}
         return _integrations_page(request, plugin_id, errors=exc.errors, typed=typed, status_code=422)
     return _back(f"/settings/integrations/{quote(plugin_id)}?flash=saved")
 

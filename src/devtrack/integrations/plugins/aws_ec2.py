@@ -54,6 +54,7 @@ _RETRYABLE = {ResultKind.RATE_LIMITED, ResultKind.UNAVAILABLE, ResultKind.NETWOR
 class AwsEc2Credentials(Credentials):
     access_key_id: str | None = field(
         label="Access key ID", kind=FieldKind.TEXT, required=False, placeholder="AKIA…",
+        masked=True,  # shown as ****************ABCD, as the AWS CLI shows it
     )
     secret_access_key: SecretStr | None = field(
         label="Secret access key", kind=FieldKind.TOKEN, required=False,
@@ -160,7 +161,7 @@ class AwsEc2Integration(Integration):
         profile = creds.value("profile")
         secret = creds.value("secret_access_key")
         token = creds.value("session_token")
-        redact.register([secret, token])
+        redact.register([secret, token, creds.value("access_key_id")])  # the key id is shown masked
         config = Config(
             connect_timeout=5,
             read_timeout=10,  # the manager's deadline cuts a slower call short anyway
