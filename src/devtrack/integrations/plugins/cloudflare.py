@@ -44,6 +44,9 @@ if TYPE_CHECKING:
 T = TypeVar("T")
 
 API = "https://api.cloudflare.com/client/v4"
+#: The path every Cloudflare API base URL ends in; without it every route answers 404.
+API_PATH = "/client/v4"
+BASE_ENV = "DEVTRACK_CLOUDFLARE_BASE_URL"
 #: Error codes Cloudflare uses for a missing, malformed, unknown or disabled token.
 AUTH_CODES = frozenset({1000, 6003, 6111, 9103, 9106, 9109})
 #: Error codes for an id that routes nowhere: a bad account/zone id, an unknown project.
@@ -189,6 +192,9 @@ class CloudflareIntegration(Integration):
                     verify, verify_err = await _attempt(self._get(c, "/user/tokens/verify"))
                     owner = "user"
                     if verify_err is not None:
+                        wrong_base = _wrong_base(c.base_url, verify_err)
+                        if wrong_base is not None:  # not the account's fault: no route answered
+                            return wrong_base
                         if verify_err.kind not in (ResultKind.AUTH, ResultKind.PERMISSION,
                                                    ResultKind.NOT_FOUND, ResultKind.CONFIG):
                             return verify_err.result()
@@ -291,6 +297,7 @@ class CloudflareIntegration(Integration):
         account = creds.value("account_id") or ""
         try:
             async with self._client(creds) as c:
+                base = c.base_url
                 parts = await asyncio.gather(
                     self._zones(c, creds), self._workers(c, creds), self._pages_data(c, creds),
                     return_exceptions=True,
@@ -302,6 +309,10 @@ class CloudflareIntegration(Integration):
                 raise part
         names = ("zones", "workers", "pages")
         failures = {n: p for n, p in zip(names, parts) if isinstance(p, HttpError)}
+        if len(failures) == len(names):
+            wrong_base = next(filter(None, (_wrong_base(base, e) for e in failures.values())), None)
+            if wrong_base is not None:
+                return IntegrationData.failed(wrong_base)
         zones: list[dict[str, Any]] = [] if "zones" in failures else parts[0]  # type: ignore[assignment]
         scripts: list[dict[str, Any]] = [] if "workers" in failures else parts[1]  # type: ignore[assignment]
         projects, deployments = ([], []) if "pages" in failures else parts[2]  # type: ignore[misc]
@@ -385,6 +396,30 @@ def _detail(err: HttpError) -> str:
     from ..http import vendor_message
 
     return (vendor_message(err.body) if isinstance(err.body, dict) else None) or f"HTTP {err.status}"
+
+
+def _wrong_base(base: str, err: HttpError) -> ConnectionResult | None:
+    """A 404 or a non-API answer from a base URL that lacks ``/client/v4``: blame the base URL.
+
+    Every route of such a base answers 404 (or a web page), which would otherwise read as an
+    unknown account id or token.
+    """
+    from urllib.parse import urlsplit
+
+    if urlsplit(base).path.rstrip("/").endswith(API_PATH):
+        return None
+    if err.status != 404 and err.kind != ResultKind.INVALID_RESPONSE:
+        return None
+    if err.kind == ResultKind.INVALID_RESPONSE:
+        answer = "answered with a page that is not its API" + (f" (HTTP {err.status})" if err.status else "")
+    else:
+        answer = "answered 404 (no such route)"
+    return ConnectionResult.failure(
+        ResultKind.CONFIG,
+        f"Cloudflare {answer} at {base}: the API base URL looks wrong, it should end in {API_PATH}. "
+        f"Set {BASE_ENV}={base.rstrip('/')}{API_PATH}, or unset it to use {API}.",
+        base_url=base, **({"status": err.status} if err.status else {}),
+    )
 
 
 def _inactive_message(status: str, token: dict[str, Any]) -> str:
