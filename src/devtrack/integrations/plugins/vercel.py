@@ -34,6 +34,9 @@ if TYPE_CHECKING:
     from ..http import ServiceClient
 
 API = "https://api.vercel.com"
+#: Teams asked for when no team id is set, and how many of them a message names.
+TEAMS_LISTED = 20
+TEAMS_NAMED = 5
 
 _STATES = {
     "READY": "ready",
@@ -134,17 +137,31 @@ class VercelIntegration(Integration):
                         )
                         return ConnectionResult.failure(ResultKind.NOT_FOUND, hint, **details)
                 message = f"Connected to Vercel as {who}" + (f", team {team}" if team else "") + "."
-                if not team and not project and not projects.get("projects"):
-                    teams = (await c.get_json("/v2/teams", params={"limit": 20})).get("teams") or []
+                if not team:
+                    teams = await self._teams(c)
                     if teams:
-                        names = ", ".join(f"{t.get('slug')} ({t.get('id')})" for t in teams[:5])
-                        details["teams"] = [t.get("id") for t in teams]
-                        message += f" No personal projects; your projects are probably in a team: set the team id ({names})."
+                        details["teams"] = teams
+                        message += " " + _teams_hint(teams, personal_projects=bool(projects.get("projects")))
                 if details["limited"]:
                     message += " The token sees a limited user (a team enforces SAML SSO)."
                 return ConnectionResult.success(message, **details)
         except HttpError as exc:
             return exc.result()
+
+    @staticmethod
+    async def _teams(c: ServiceClient) -> list[dict[str, str]]:
+        """The teams the token can see (best effort: a token that may not list them still works)."""
+        from ..http import HttpError
+
+        try:
+            body = await c.get_json("/v2/teams", params={"limit": TEAMS_LISTED})
+        except HttpError:
+            return []
+        teams = body.get("teams") if isinstance(body, dict) else None
+        return [
+            {"id": str(t["id"]), "slug": str(t.get("slug") or ""), "name": str(t.get("name") or t.get("slug") or t["id"])}
+            for t in teams or [] if isinstance(t, dict) and t.get("id")
+        ]
 
     # ------------------------------------------------------------------ data
 
@@ -199,6 +216,17 @@ class VercelIntegration(Integration):
             return items, (body.get("pagination") or {}).get("next")
 
         return await paginate(page, max_items=self.max_deployments)
+
+
+def _teams_hint(teams: list[dict[str, str]], *, personal_projects: bool) -> str:
+    """What to tell a user whose token sees teams while no team id is set."""
+    named = ", ".join(f"{t['name']} ({t['id']})" for t in teams[:TEAMS_NAMED])
+    if len(teams) > TEAMS_NAMED:
+        named += f" and {len(teams) - TEAMS_NAMED} more"
+    lead = ("This token can also see teams" if personal_projects
+            else "No personal projects; this token can see teams")
+    return (f"{lead}: {named} — set team_id to show a team's projects "
+            f"(devtrack integrations set vercel team_id={teams[0]['id']}).")
 
 
 def _ms(value: Any) -> datetime | None:
