@@ -57,6 +57,10 @@ _GOOGLE_STATUS = {400: "INVALID_ARGUMENT", 401: "UNAUTHENTICATED", 403: "PERMISS
                   404: "NOT_FOUND", 413: "INVALID_ARGUMENT", 502: "UNAVAILABLE", 504: "DEADLINE_EXCEEDED"}
 
 
+#: Injected headers that name a place or an account, not a credential: the status page
+#: shows them on purpose, so masking them would only hide what the user needs to see.
+_NOT_SECRET = frozenset({"helicone-target-url", "helicone-organization-id"})
+
 class UpstreamBroke(Exception):
     """The vendor's stream broke off after the answer started: the client's connection is cut."""
 
@@ -230,7 +234,7 @@ class ProxyApp:
         except ConnectionAbortedError:
             return 499
         raw = client_headers((k.decode("latin-1"), v.decode("latin-1")) for k, v in scope.get("headers", []))
-        redact.register([v for k, v in up.injected if k != "helicone-target-url"])
+        redact.register([v for k, v in up.injected if k not in _NOT_SECRET])
         progress = _Progress()
         exchange = asyncio.create_task(
             self._exchange(provider, up, scope.get("method", "GET"), url, raw, body, send, progress))
