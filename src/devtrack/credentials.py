@@ -14,22 +14,34 @@ Schema (version 1)::
                                "last_tested": "...", "test_result": {...}}},
      "ai_providers": {...}, "ai_proxy": {...}}
 
-Guarantees: mode 0600; every write goes to a temp file that is fsynced and renamed over the
-old one, under a file lock, after re-reading the current file, so concurrent writers never
-lose each other's acknowledged changes and a killed writer leaves the old file whole. A file
-that does not parse is reported and never overwritten.
+Guarantees: mode 0600; every write goes to a temp file (``<name>.tmp-XXXXXXXX``, which the
+``.gitignore`` lines of ``devtrack init`` cover) that is fsynced and renamed over the old one,
+under a file lock that is never followed through a symbolic link, after re-reading the current
+file, so concurrent writers never lose each other's acknowledged changes and a killed writer
+leaves the old file whole; its temp copy is removed by the next write. A file that does not
+parse, or does not parse strictly (see ``store_json``), or holds a value of the wrong type, is
+reported with where it is wrong and never overwritten. Every failure is a
+:class:`CredentialStoreError` with a message for the user.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import stat
 import subprocess
 import tempfile
 from collections.abc import Callable
+from datetime import datetime
 from pathlib import Path
 from typing import Any, TypeVar
+
+from . import store_json
+from .store_errors import CredentialStoreError as CredentialStoreError  # re-exported
+from .store_errors import StoreCorrupt as StoreCorrupt  # re-exported
+from .store_errors import read_failed, write_failed
+from .store_lock import held
 
 SCHEMA_VERSION = 1
 PROJECT_FILE = ".credentials.json"
@@ -39,13 +51,8 @@ LOCK_TIMEOUT = 30.0
 T = TypeVar("T")
 Doc = dict[str, Any]
 
-
-class CredentialStoreError(Exception):
-    """The store cannot be read or written; the message tells the user what to do."""
-
-
-class StoreCorrupt(CredentialStoreError):
-    """The file exists but is not a valid credential file. It is left untouched."""
+#: Names of temp files: ours, and the one older versions used (``.<name>.XXXXXXXX.tmp``).
+TMP_INFIX = ".tmp-"
 
 
 def empty_doc() -> Doc:
@@ -81,6 +88,46 @@ def resolve_path(cwd: Path | None = None, environ: dict[str, str] | None = None)
     return user_store_path()
 
 
+def _kind(value: Any) -> str:
+    """The JSON name of a value's type, for messages (the value itself may be a secret)."""
+    if isinstance(value, bool):
+        return "true/false"
+    if value is None:
+        return "null"
+    names = {str: "a string", int: "a number", float: "a number", list: "a list", dict: "an object"}
+    return names.get(type(value), type(value).__name__)
+
+
+def _check_entry(path: Path, plugin_id: str, entry: Any) -> None:
+    """Refuse what would be read as something else: ``"enabled": "false"`` is not false."""
+    where = f"{path}: integrations.{plugin_id}"
+    fix = "fix or move it away."
+    if not isinstance(entry, dict):
+        raise StoreCorrupt(f"{where} must be an object, not {_kind(entry)}; {fix}")
+    if "enabled" in entry and not isinstance(entry["enabled"], bool):
+        raise StoreCorrupt(f"{where}.enabled must be true or false, not {_kind(entry['enabled'])}; {fix}")
+    creds = entry.get("credentials", {})
+    if not isinstance(creds, dict):
+        raise StoreCorrupt(f"{where}.credentials must be an object, not {_kind(creds)}; {fix}")
+    for key, value in creds.items():
+        if value is not None and not isinstance(value, str):
+            raise StoreCorrupt(f"{where}.credentials.{key} must be a string, not {_kind(value)}; {fix}")
+    tested = entry.get("last_tested")
+    if tested is not None and not (isinstance(tested, str) and _is_time(tested)):
+        raise StoreCorrupt(f"{where}.last_tested must be an ISO 8601 date and time or null; {fix}")
+    result = entry.get("test_result")
+    if result is not None and not isinstance(result, dict):
+        raise StoreCorrupt(f"{where}.test_result must be an object or null, not {_kind(result)}; {fix}")
+
+
+def _is_time(text: str) -> bool:
+    try:
+        datetime.fromisoformat(text)
+    except ValueError:
+        return False
+    return True
+
+
 def _migrate(raw: Any, path: Path) -> Doc:
     """Validate the top-level shape; upgrade the original app's flat layout."""
     if not isinstance(raw, dict):
@@ -95,9 +142,10 @@ def _migrate(raw: Any, path: Path) -> Doc:
                 doc["ai_providers"] = dict(value)
             else:
                 doc["integrations"][key] = {"enabled": True, "credentials": dict(value)}
+                _check_entry(path, key, doc["integrations"][key])
         return doc
     version = raw.get("version")
-    if not isinstance(version, int) or version < 1:
+    if type(version) is not int or version < 1:
         raise StoreCorrupt(f"{path}: 'version' must be a positive integer; fix or move it away.")
     if version > SCHEMA_VERSION:
         raise CredentialStoreError(
@@ -109,8 +157,7 @@ def _migrate(raw: Any, path: Path) -> Doc:
         if not isinstance(value, dict):
             raise StoreCorrupt(f"{path}: {key!r} must be an object; fix or move it away.")
     for plugin_id, entry in raw["integrations"].items():
-        if not isinstance(entry, dict) or not isinstance(entry.get("credentials", {}), dict):
-            raise StoreCorrupt(f"{path}: integration {plugin_id!r} is malformed; fix or move it away.")
+        _check_entry(path, plugin_id, entry)
     # Older versions kept a copy of the Helicone key here; routing now reads the integration,
     # so the copy is dropped (and gone from the file at the next write).
     raw["ai_proxy"].pop("helicone", None)
@@ -138,19 +185,17 @@ class CredentialStore:
             data = self.path.read_bytes()
         except FileNotFoundError:
             return empty_doc()
-        except PermissionError as exc:
-            raise CredentialStoreError(f"cannot read {self.path}: permission denied") from exc
-        except IsADirectoryError as exc:
-            raise CredentialStoreError(f"{self.path} is a directory, not a credential file") from exc
+        except OSError as exc:
+            raise read_failed(self.path, exc) from None
         try:
-            raw = json.loads(data.decode("utf-8"))
+            raw = store_json.loads(data.decode("utf-8"))
         except UnicodeDecodeError as exc:
             raise StoreCorrupt(
                 f"{self.path} is not UTF-8 text. DevTrack will not overwrite it: fix or move it away."
             ) from exc
-        except json.JSONDecodeError as exc:
+        except store_json.JsonProblem as exc:
             raise StoreCorrupt(
-                f"{self.path} is not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg}). "
+                f"{self.path} is not valid JSON (line {exc.line}, column {exc.column}: {exc.message}). "
                 "DevTrack will not overwrite it: fix or move it away."
             ) from None
         return _migrate(raw, self.path)
@@ -163,25 +208,44 @@ class CredentialStore:
         If ``change`` raises, nothing is written. The return value of ``change`` is returned
         once the new file is durably in place (an acknowledged write).
         """
-        from filelock import FileLock, Timeout
-
-        self.path.parent.mkdir(parents=True, exist_ok=True)
         try:
-            with FileLock(str(self.lock_path), timeout=LOCK_TIMEOUT):
-                doc = self.read()
-                result = change(doc)
-                self._write(doc)
-                return result
-        except Timeout as exc:
-            raise CredentialStoreError(
-                f"another DevTrack process holds {self.lock_path} for over {LOCK_TIMEOUT:.0f}s"
-            ) from exc
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise write_failed(self.path, exc) from None
+        with held(self.lock_path, self.path, LOCK_TIMEOUT):
+            doc = self.read()
+            result = change(doc)
+            self._write(doc)
+            return result
+
+    def temp_files(self) -> list[Path]:
+        """Temp copies of the store beside it: under the lock, all left by killed writers."""
+        name = self.path.name
+        legacy = re.compile(re.escape(f".{name}.") + r"\w{8}\.tmp")
+        try:
+            with os.scandir(self.path.parent) as entries:
+                return sorted(
+                    Path(e.path) for e in entries
+                    if (e.name.startswith(name + TMP_INFIX) or legacy.fullmatch(e.name))
+                    and e.is_file(follow_symlinks=False)
+                )
+        except OSError:
+            return []
 
     def _write(self, doc: Doc) -> None:
+        """Write ``doc`` beside the file, fsync, rename over it; a failure leaves the old file."""
         doc["version"] = SCHEMA_VERSION
         payload = (json.dumps(doc, indent=2, sort_keys=False, ensure_ascii=False) + "\n").encode()
         directory = self.path.parent
-        fd, tmp = tempfile.mkstemp(prefix=f".{self.path.name}.", suffix=".tmp", dir=directory)
+        for stale in self.temp_files():  # each a full copy of the secrets: do not leave them
+            try:
+                stale.unlink()
+            except OSError:
+                pass
+        try:
+            fd, tmp = tempfile.mkstemp(prefix=self.path.name + TMP_INFIX, dir=directory)
+        except OSError as exc:
+            raise write_failed(self.path, exc) from None
         try:
             os.fchmod(fd, 0o600)
             with os.fdopen(fd, "wb") as fh:
@@ -189,41 +253,128 @@ class CredentialStore:
                 fh.flush()
                 os.fsync(fh.fileno())
             os.replace(tmp, self.path)
-        except BaseException:
+        except BaseException as exc:
             try:
                 os.unlink(tmp)
-            except FileNotFoundError:
+            except OSError:
                 pass
+            if isinstance(exc, OSError):
+                raise write_failed(self.path, exc) from None
             raise
-        try:
+        try:  # make the rename durable; some file systems cannot fsync a directory
             dir_fd = os.open(directory, os.O_RDONLY)
+            try:
+                os.fsync(dir_fd)
+            finally:
+                os.close(dir_fd)
         except OSError:
-            return
-        try:
-            os.fsync(dir_fd)
-        finally:
-            os.close(dir_fd)
+            pass
 
     # ------------------------------------------------------------------ safety checks
 
     def warnings(self) -> list[str]:
-        """Loud warnings about how the file is kept: readable by others, tracked by git."""
+        """Loud warnings about how the file is kept: who else can read or replace it, and git."""
         out: list[str] = []
         try:
-            mode = self.path.stat().st_mode
+            st = self.path.stat()
         except OSError:
             return out
+        mode = st.st_mode
         if mode & (stat.S_IRWXG | stat.S_IRWXO):
             out.append(
                 f"{self.path} is readable by other users (mode {stat.S_IMODE(mode):o}); "
                 f"run: chmod 600 {self.path}"
+            )
+        if st.st_uid != os.geteuid():
+            out.append(
+                f"{self.path} belongs to another user ({_user(st.st_uid)}), who can read and change "
+                f"your credentials; run: chown {_user(os.geteuid())} {self.path}, or move it away"
+            )
+        directory = self.path.parent
+        others = _writers_besides_you(directory)
+        if others:
+            out.append(
+                f"the directory {directory} is writable by {others}: they can replace {self.path.name} "
+                f"or its lock file; run: chmod go-w {directory}, or keep the file in a directory of "
+                "your own (DEVTRACK_CREDENTIALS)"
             )
         if is_tracked_by_git(self.path):
             out.append(
                 f"{self.path} is tracked by git: your secrets may be committed. Run: "
                 f"git rm --cached {self.path.name} && devtrack init"
             )
+        else:
+            unignored = not_ignored_by_git(self.path)
+            if unignored:
+                how = "run: devtrack init" if self.path.name == PROJECT_FILE else "add them to .gitignore"
+                out.append(
+                    f"git does not ignore {', '.join(unignored)} in {directory}, so `git add .` would "
+                    f"commit your secrets; {how}"
+                )
         return out
+
+
+def _user(uid: int) -> str:
+    import pwd
+
+    try:
+        return pwd.getpwuid(uid).pw_name
+    except KeyError:
+        return str(uid)
+
+
+def _writers_besides_you(directory: Path) -> str:
+    """Who other than you (and root) can create or rename files in ``directory``, in words."""
+    try:
+        st = directory.stat()
+    except OSError:
+        return ""
+    if st.st_uid not in (os.geteuid(), 0):
+        return f"its owner {_user(st.st_uid)}"
+    if st.st_mode & stat.S_IWOTH:
+        return "every user"
+    if st.st_mode & stat.S_IWGRP and not _private_group(st.st_gid, st.st_uid):
+        import grp
+
+        try:
+            name = grp.getgrgid(st.st_gid).gr_name
+        except KeyError:
+            name = str(st.st_gid)
+        return f"the group {name}"
+    return ""
+
+
+def _private_group(gid: int, uid: int) -> bool:
+    """A user's own group (same name, nobody else in it): group-writable there is not shared."""
+    import grp
+    import pwd
+
+    try:
+        group, user = grp.getgrgid(gid), pwd.getpwuid(uid)
+    except KeyError:
+        return False
+    return group.gr_name == user.pw_name and not set(group.gr_mem) - {user.pw_name}
+
+
+def not_ignored_by_git(path: Path) -> list[str]:
+    """Which of the store's file names git, in a work tree holding ``path``, would not ignore."""
+    names = [path.name, path.name + ".lock", path.name + TMP_INFIX + "*"]
+    probes = [path.name, path.name + ".lock", path.name + TMP_INFIX + "XXXXXXXX"]
+    try:
+        proc = subprocess.run(
+            ["git", "check-ignore", "--", *probes],
+            cwd=path.parent,
+            capture_output=True,
+            text=True,
+            timeout=5,
+            check=False,
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return []
+    if proc.returncode not in (0, 1):  # not a work tree, or git failed: nothing to say
+        return []
+    ignored = set(proc.stdout.splitlines())
+    return [name for name, probe in zip(names, probes) if probe not in ignored]
 
 
 def is_tracked_by_git(path: Path) -> bool:
@@ -252,21 +403,32 @@ def init_project(directory: Path | None = None) -> tuple[Path, list[str]]:
     if target.exists():
         store.read()  # refuse loudly if it is corrupt
         if stat.S_IMODE(target.stat().st_mode) != 0o600:
-            os.chmod(target, 0o600)
+            try:
+                os.chmod(target, 0o600)
+            except OSError as exc:
+                raise write_failed(target, exc) from None
             done.append(f"set {target} to mode 600")
         done.append(f"{target} already exists")
     else:
         store.update(lambda doc: None)
         done.append(f"created {target} (mode 600)")
     gitignore = root / ".gitignore"
-    lines = gitignore.read_text().splitlines() if gitignore.exists() else []
-    wanted = [PROJECT_FILE, PROJECT_FILE + ".lock"]
-    missing = [w for w in wanted if w not in lines and "/" + w not in lines]
-    if missing:
-        with gitignore.open("a") as fh:
-            if lines and lines[-1].strip():
-                fh.write("\n")
-            fh.write("# DevTrack credentials: never commit\n")
-            fh.write("".join(m + "\n" for m in missing))
-        done.append(f"added {', '.join(missing)} to {gitignore}")
+    # The lock and the temp copies an interrupted save leaves hold secrets too; sandbox.env
+    # (``devtrack sandbox --env-file``) is one machine's, for one sandbox's lifetime.
+    wanted = [PROJECT_FILE, PROJECT_FILE + ".lock", PROJECT_FILE + TMP_INFIX + "*", "sandbox.env"]
+    try:
+        lines = gitignore.read_text().splitlines() if gitignore.exists() else []
+        missing = [w for w in wanted if w not in lines and "/" + w not in lines]
+        if missing:
+            with gitignore.open("a") as fh:
+                if lines and lines[-1].strip():
+                    fh.write("\n")
+                fh.write("# DevTrack credentials: never commit\n")
+                fh.write("".join(m + "\n" for m in missing))
+            done.append(f"added {', '.join(missing)} to {gitignore}")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise CredentialStoreError(
+            f"cannot update {gitignore}: {getattr(exc, 'strerror', None) or exc}; add these lines to it "
+            f"yourself: {', '.join(wanted)}"
+        ) from None
     return target, done

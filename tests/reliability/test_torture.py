@@ -1,7 +1,9 @@
 """Credential-store torture: writers in several processes for a minute, killed at random.
 
 The file must always parse, keep mode 0600, and hold every write that was acknowledged
-(the writer returned) before its process died.
+(the writer returned) before its process died. The store is a project's, after
+``devtrack init``: every temp copy a killed writer leaves must be ignored by git, and the next
+write must remove them all.
 """
 
 from __future__ import annotations
@@ -15,6 +17,8 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+
+from devtrack.credentials import CredentialStore, init_project
 
 from .report import write
 
@@ -46,10 +50,14 @@ def _acked(path: Path) -> list[int]:
 
 
 def test_store_survives_random_kills(tmp_path: Path) -> None:
-    store = tmp_path / "credentials.json"
+    repo = tmp_path / "proj"
+    repo.mkdir()
+    subprocess.run(["git", "init", "-q", str(repo)], check=True)
+    store, _ = init_project(repo)
     rng = random.Random(20261124)
     procs: dict[str, subprocess.Popen[bytes]] = {}
     kills = checks = 0
+    seen: set[str] = set()  # temp copies present right after a kill (a killed or a live writer's)
 
     def start(name: str) -> None:
         acks = tmp_path / f"{name}.acks"
@@ -67,6 +75,7 @@ def test_store_survives_random_kills(tmp_path: Path) -> None:
             procs[victim].send_signal(signal.SIGKILL)
             procs[victim].wait()
             kills += 1
+            seen.update(p.name for p in CredentialStore(store).temp_files())
             start(victim)
             if store.exists():
                 checks += 1
@@ -80,6 +89,12 @@ def test_store_survives_random_kills(tmp_path: Path) -> None:
         for p in procs.values():
             p.send_signal(signal.SIGKILL)
             p.wait()
+    left = CredentialStore(store).temp_files()
+    seen.update(p.name for p in left)
+    ignored = subprocess.run(["git", "check-ignore", "--", *seen], cwd=repo,
+                             capture_output=True, text=True, check=False).stdout.split() if seen else []
+    CredentialStore(store).update(lambda doc: None)  # the next write
+    left_after = CredentialStore(store).temp_files()
     doc = json.loads(store.read_text())
     acked = lost = 0
     for i in range(WRITERS):
@@ -96,9 +111,14 @@ def test_store_survives_random_kills(tmp_path: Path) -> None:
         f"file checked after each kill: {checks} times, {len([p for p in problems if 'unparsable' in p])} unparsable",
         f"acknowledged writes: {acked}, lost: {lost}",
         f"final mode: {mode:o}",
-        "result: " + ("PASS" if not problems and not lost and mode == 0o600 and acked else "FAIL"),
+        f"temp copies seen after kills: {len(seen)}, ignored by git: {len(ignored)}; "
+        f"left at the end: {len(left)}, after the next write: {len(left_after)}",
+        "result: " + ("PASS" if not problems and not lost and mode == 0o600 and acked
+                      and len(ignored) == len(seen) and not left_after else "FAIL"),
     ]))
     assert not problems, problems[:5]
     assert acked > 0 and kills > 0
     assert lost == 0
     assert mode == 0o600
+    assert sorted(ignored) == sorted(seen), sorted(seen - set(ignored))
+    assert left_after == []

@@ -98,8 +98,20 @@ def init(
 
 
 def main() -> None:
-    """Console-script entry point: builds only what this command line needs."""
-    build(invoked(sys.argv[1:]))()
+    """Console-script entry point: builds only what this command line needs.
+
+    A credential-store failure that a command did not report itself is reported here, as
+    every other error is (JSON under ``--json``, exit 1), never as a traceback.
+    """
+    from ..store_errors import CredentialStoreError
+
+    try:
+        build(invoked(sys.argv[1:]))()
+    except CredentialStoreError as exc:
+        try:
+            fail(str(exc), as_json="--json" in sys.argv[1:], kind="config")
+        except typer.Exit as done:
+            sys.exit(done.exit_code)
 
 
 def __getattr__(name: str) -> typer.Typer:
