@@ -14,7 +14,7 @@ import logging
 import re
 import threading
 import traceback
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from urllib.parse import quote, quote_plus
 
 MASK = "••••••••"
@@ -102,7 +102,12 @@ def register(secrets: Iterable[str | None]) -> None:
 
 
 class RedactingFilter(logging.Filter):
-    """A logging filter that masks secrets in the formatted message and in exception text."""
+    """A logging filter that masks secrets in the message, its arguments and exception text.
+
+    The arguments are masked one by one and keep their shape (tuple or mapping): formatters
+    read them directly (uvicorn's access log unpacks the five it was given), so they cannot be
+    dropped for a pre-formatted message.
+    """
 
     def __init__(self, red: Redactor | None = None) -> None:
         super().__init__()
@@ -110,17 +115,39 @@ class RedactingFilter(logging.Filter):
 
     def filter(self, record: logging.LogRecord) -> bool:
         try:
-            message = record.getMessage()
+            original = record.getMessage()
         except Exception:  # a broken format string must not hide the log line
-            message = str(record.msg)
-        record.msg = self.red(message)
-        record.args = None
+            original = None
+        if isinstance(record.msg, str):
+            record.msg = self.red(record.msg)
+        if isinstance(record.args, tuple):
+            record.args = tuple(self._clean(a) for a in record.args)
+        elif isinstance(record.args, Mapping):
+            record.args = {k: self._clean(v) for k, v in record.args.items()}
+        try:
+            leaks = original is None or self.red.contains_secret(record.getMessage())
+        except Exception:  # a masked argument no longer fits its %d
+            leaks = True
+        if leaks:  # a secret split between the format and an argument: keep only the masked text
+            record.msg = self.red(original if original is not None else str(record.msg))
+            record.args = ()
         if record.exc_info and record.exc_info[1] is not None:
             record.exc_text = self.red("".join(traceback.format_exception(*record.exc_info)))
             record.exc_info = None
         if record.stack_info:
             record.stack_info = self.red(record.stack_info)
         return True
+
+    def _clean(self, value: object) -> object:
+        """``value`` itself, or its text masked when that text holds a secret."""
+        if isinstance(value, str):
+            return self.red(value)
+        try:
+            text = str(value)
+        except Exception:
+            return value
+        masked = self.red(text)
+        return value if masked == text else masked
 
 
 def format_exception(exc: BaseException) -> str:

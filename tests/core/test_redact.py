@@ -65,3 +65,37 @@ def test_exception_formatter() -> None:
     except RuntimeError as exc:
         text = format_exception(exc)
     assert secret not in text and quote(secret) not in text and MASK in text
+
+
+def _record(msg: str, args: object) -> logging.LogRecord:
+    return logging.LogRecord("devtrack.test.redact", logging.INFO, __file__, 1, msg, args, None)  # type: ignore[arg-type]
+
+
+def test_logging_filter_keeps_the_arguments_shape_for_formatters_that_read_them() -> None:
+    """uvicorn's access formatter unpacks the record's five arguments itself; masked arguments
+    must stay a tuple (a dict stays a dict) or every request line is lost to a Logging error."""
+    from uvicorn.logging import AccessFormatter
+
+    secret = "access-log-secret-4f3e2d1c"
+    redactor.add(secret)
+    record = _record('%s - "%s %s HTTP/%s" %d', ("127.0.0.1:5000", "GET", f"/api/v1/views/ai?key={secret}", "1.1", 200))
+    assert RedactingFilter().filter(record)
+    assert isinstance(record.args, tuple) and len(record.args) == 5 and record.args[4] == 200
+    line = AccessFormatter('%(client_addr)s - "%(request_line)s" %(status_code)s', use_colors=False).format(record)
+    assert line == f'127.0.0.1:5000 - "GET /api/v1/views/ai?key={MASK} HTTP/1.1" 200 OK'
+    mapping = _record("user %(name)s token %(token)s", ({"name": "ada", "token": secret},))
+    RedactingFilter().filter(mapping)
+    assert mapping.args == {"name": "ada", "token": MASK}
+    assert mapping.getMessage() == f"user ada token {MASK}"
+
+
+def test_logging_filter_masks_a_secret_the_arguments_alone_do_not_show() -> None:
+    """A secret split between the format string and an argument, or a masked number that no
+    longer fits its ``%d``: the line is kept as masked text."""
+    redactor.add("split-secret-9a8b7c6d", "314159265358")
+    split = _record("token split-secret-%s", ("9a8b7c6d",))
+    RedactingFilter().filter(split)
+    assert split.getMessage() == f"token {MASK}"
+    number = _record("pin %d ok", (314159265358,))
+    RedactingFilter().filter(number)
+    assert number.getMessage() == f"pin {MASK} ok"

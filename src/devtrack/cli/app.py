@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import os
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -105,6 +106,10 @@ def main() -> None:
     """
     from ..store_errors import CredentialStoreError
 
+    if "DEVTRACK_SANDBOX_PID" in os.environ:  # this shell loaded a sandbox's env file: still running?
+        from .sandbox import warn_if_stale
+
+        warn_if_stale(os.environ)
     try:
         build(invoked(sys.argv[1:]))()
     except CredentialStoreError as exc:

@@ -94,16 +94,18 @@ class _sandboxed:
 
         from ..credentials import CredentialStore
         from ..integrations.manager import IntegrationManager
+        from ..redact import safe_str
+        from ..sandbox import Sandbox
+        from .sandbox import require_extra
 
-        try:
-            from ..sandbox import Sandbox
-        except ImportError:
-            fail("the sandbox is not part of this version of DevTrack yet", kind="unavailable")
+        require_extra()
         say("starting the sandbox's emulators…")
         try:
             sb = Sandbox().start()
+        except ModuleNotFoundError as exc:  # a package of the extra that the check cannot see
+            require_extra(exc.name or str(exc))
         except Exception as exc:
-            fail(f"the sandbox did not start: {exc}")
+            fail(f"the sandbox did not start: {safe_str(exc)}")
         self.sandbox = sb
         self.tmp = tempfile.mkdtemp(prefix="devtrack-sandbox-")
         path = sb.write_credentials(Path(self.tmp) / "credentials.json")
