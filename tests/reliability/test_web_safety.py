@@ -81,6 +81,20 @@ def _hang_up_row(tmp_path: Path) -> Row:
     return ("AI proxy: client hangs up, model silent", answer, took is not None and took < 2.0)
 
 
+def _cli_markup_row(tmp_path: Path) -> Row:
+    """Issue 13 H: a stored value written as Rich markup is printed as text by the CLI, on a
+    colour terminal too: no style, no live OSC 8 hyperlink, no crash after saving."""
+    value = "[link=https://evil.example]click[/link] [/x]"
+    env = {**os.environ, "DEVTRACK_CREDENTIALS": str(tmp_path / "markup.json"), "FORCE_COLOR": "1", "COLUMNS": "200"}
+    runs = [subprocess.run([sys.executable, "-m", "devtrack", "integrations", *args], capture_output=True,
+                           text=True, timeout=60, env=env)
+            for args in (("set", "sentry", "token=sntrys_markuprow0123456789", f"org={value}"), ("show", "sentry"))]
+    link = any("\x1b]8;" in r.stdout + r.stderr for r in runs)
+    good = all(r.returncode == 0 for r in runs) and value in runs[1].stdout and not link
+    answer = "live link" if link else "printed as text" if good else "exit " + "/".join(str(r.returncode) for r in runs)
+    return ("CLI: stored value with [link=…] and [/x] markup", answer, good)
+
+
 def test_web_safety_cases(tmp_path: Path) -> None:
     manager = IntegrationManager(store=CredentialStore(tmp_path / "c.json"), environ={})
     rows: list[Row] = []
@@ -109,6 +123,7 @@ def test_web_safety_cases(tmp_path: Path) -> None:
     proc = subprocess.run([sys.executable, "-m", "devtrack", "serve", "--host", "0.0.0.0", "--port", "0"],
                           capture_output=True, text=True, timeout=60, env=env)
     rows.append(("bind 0.0.0.0 without an access token", f"exit {proc.returncode}", proc.returncode != 0))
+    rows.append(_cli_markup_row(tmp_path))
     rows += _proxy_rows(tmp_path)
     wc, wa = max(len(r[0]) for r in rows) + 1, max(len(r[1]) for r in rows) + 1
     table = ["web safety", f"{'case':<{wc}} {'answer':<{wa}} result"]

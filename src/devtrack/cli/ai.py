@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from .output import JSON_OPTION, NoInput, ask, console, emit_json, fail, say, warn
+from .output import JSON_OPTION, NoInput, ask, console, emit_json, fail, markup, say, warn
 
 if TYPE_CHECKING:
     from ..ai.providers import AiProviders
@@ -67,9 +67,9 @@ def providers(as_json: bool = JSON_OPTION) -> None:
     for col in ("provider", "key", "source", "last test"):
         table.add_column(col)
     for r in rows:
-        tested = (("[green]ok[/]" if r.test_result.ok else f"[red]{r.test_result.kind}[/]")
-                  if r.test_result else "[dim]never[/]")
-        table.add_row(r.id, r.masked or "[dim]not set[/]", r.source or "—", tested)
+        tested = ((markup("[green]ok[/]") if r.test_result.ok else markup("[red]{}[/]", r.test_result.kind))
+                  if r.test_result else markup("[dim]never[/]"))
+        table.add_row(r.id, r.masked or markup("[dim]not set[/]"), r.source or "—", tested)
     console.print(table)
 
 
@@ -91,7 +91,7 @@ def set_(
             source = (st.source or "").removeprefix("env:")
             still = f"; {source} in the environment still sets one" if source else ""
             if removed:
-                say(f"[green]✓[/] removed the stored {st.name} key{still}")
+                say(markup("[green]✓[/] removed the stored {} key{}", st.name, still))
             else:
                 say(f"no {st.name} key was stored; nothing changed{still}")
             return
@@ -100,7 +100,7 @@ def set_(
     if as_json:
         emit_json({"ok": True, "provider": st.model_dump(mode="json")})
     else:
-        say(f"[green]✓[/] saved the {st.name} key {st.masked}; check it with: devtrack ai test {st.id}")
+        say(markup("[green]✓[/] saved the {} key {}; check it with: devtrack ai test {}", st.name, st.masked, st.id))
 
 
 @app.command("test")
@@ -127,8 +127,8 @@ def test(
                    "results": [{"provider": i, **r.model_dump(mode="json")} for i, r in zip(ids, results)]})
     else:
         for i, r in zip(ids, results):
-            mark = "[green]✓[/]" if r.ok else f"[red]✗ {r.kind}[/]"
-            say(f"{mark} {i}: {r.message} [dim]({r.elapsed_ms:.0f} ms)[/]")
+            mark = markup("[green]✓[/]") if r.ok else markup("[red]✗ {}[/]", r.kind)
+            say(markup("{} {}: {} [dim]({:.0f} ms)[/]", mark, i, r.message, r.elapsed_ms))
     if not all(r.ok for r in results):
         raise typer.Exit(1)
 
@@ -168,13 +168,13 @@ def status(as_json: bool = JSON_OPTION) -> None:
         return
     if helicone:
         org = f", organization {helicone['org_id']}" if helicone.get("org_id") else ""
-        say(f"Helicone: [green]routed[/] (key {mask(helicone['api_key'])}, region {helicone['region']}{org})")
+        say(markup("Helicone: [green]routed[/] (key {}, region {}{})", mask(helicone["api_key"]), helicone["region"], org))
     else:
-        say("Helicone: [dim]not routed[/] — connect it with: devtrack integrations set helicone api_key=…")
+        say(markup("Helicone: [dim]not routed[/] — connect it with: devtrack integrations set helicone api_key=…"))
     say("proxy token: " + ("set (devtrack ai token prints it)" if token_set else "not created yet (devtrack ai token)"))
     for r in routes:
-        key = f"{r['masked']} ({r['source']})" if r["configured"] else "[yellow]no key[/]"
-        say(f"  {r['provider']:<10} → {r['upstream']}  key {key}")
+        key = f"{r['masked']} ({r['source']})" if r["configured"] else markup("[yellow]no key[/]")
+        say(markup("  {:<10} → {}  key {}", r["provider"], r["upstream"], key))
 
 
 @app.command("token")
@@ -220,7 +220,7 @@ def proxy(
             logging.getLogger(name).setLevel(logging.WARNING)
     server = make_server(app_, log_level="info" if verbose else "warning")
     url = url_of(sock).rstrip("/")
-    say(f"DevTrack AI proxy at [bold]{url}[/]")
+    say(markup("DevTrack AI proxy at [bold]{}[/]", url))
     say(f"  OpenAI:    base_url={url}/openai/v1")
     say(f"  Anthropic: base_url={url}/anthropic")
     say(f"  Gemini:    base_url={url}/google")

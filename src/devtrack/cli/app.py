@@ -11,7 +11,7 @@ from typing import Annotated
 import typer
 
 from .. import __version__
-from .output import JSON_OPTION, emit_json, fail, say, warn
+from .output import JSON_OPTION, emit_json, fail, markup, say, warn
 
 #: Sub-commands in help order: name -> (module, attribute, is a group). Each module is
 #: imported only when its command runs (or for the full help), so that ``devtrack status``
@@ -93,7 +93,7 @@ def init(
         emit_json({"ok": True, "path": str(path), "done": done, "warnings": warnings})
         return
     for line in done:
-        say(f"[green]✓[/] {line}")
+        say(markup("[green]✓[/] {}", line))
     for w in warnings:
         warn(w)
 

@@ -11,7 +11,7 @@ from typing import Annotated, Any
 
 import typer
 
-from .output import JSON_OPTION, console, emit_json, fail, say
+from .output import JSON_OPTION, console, emit_json, fail, markup, say
 
 app = typer.Typer(help="The local git repository and its GitHub pull requests, CI runs and issues.",
                   no_args_is_help=True)
@@ -37,7 +37,11 @@ def _run(coro: Any, as_json: bool) -> Any:
 
 
 def _table(title: str, columns: list[str], rows: list[list[str]]) -> None:
-    """A table that fits the terminal: values whole, prose cut with "…" (see :mod:`.tables`)."""
+    """A table that fits the terminal: values whole, prose cut with "…" (see :mod:`.tables`).
+
+    Cells are text as git or GitHub gave it (a subject "fix [/] parsing" is not markup);
+    only the cells built with :func:`.output.markup` are styled.
+    """
     from .tables import fit
 
     fit(title, columns, rows, console.width).print(console)
@@ -47,13 +51,6 @@ def _when(t: Any) -> str:
     from ..text import humane_time
 
     return humane_time(t, "") if t else ""
-
-
-def _e(text: str | None) -> str:
-    """Text from git or GitHub as it is: a subject like "fix [/] parsing" is not markup."""
-    from rich.markup import escape
-
-    return escape(text or "")
 
 
 def _plural(count: int, word: str, many: str | None = None) -> str:
@@ -74,8 +71,8 @@ def status(repo: Annotated[str | None, REPO_OPTION] = None, as_json: bool = JSON
     if not st.is_repo:
         fail(st.error or "not a git repository")
     head = st.branch or (f"detached at {st.head[:8]}" if st.head else "?")
-    say(f"[bold]{st.root}[/]  {head}" + ("  [dim](no commits yet)[/]" if st.empty else "")
-        + ("  [yellow](shallow)[/]" if st.shallow else ""))
+    say(markup("[bold]{}[/]  {}", st.root, head) + (markup("  [dim](no commits yet)[/]") if st.empty else "")
+        + (markup("  [yellow](shallow)[/]") if st.shallow else ""))
     if st.upstream:
         say(f"upstream {st.upstream}: {st.ahead or 0} ahead, {st.behind or 0} behind")
     if st.remote:
@@ -84,14 +81,15 @@ def status(repo: Annotated[str | None, REPO_OPTION] = None, as_json: bool = JSON
     if st.last_commit:
         c = st.last_commit
         say(f"last commit {c.hash[:8]} {c.subject} — {c.author}, {_when(c.date)}  ({_plural(st.total_commits, 'commit')})")
-    rows = [[f"[green]{c.index}[/]", "staged", c.path + (f" ← {c.orig_path}" if c.orig_path else "")] for c in st.staged]
-    rows += [[f"[red]{c.worktree}[/]", "unstaged", c.path] for c in st.unstaged]
-    rows += [["[red]U[/]", "conflicted", c.path] for c in st.conflicted]
+    rows = [[markup("[green]{}[/]", c.index), "staged", c.path + (f" ← {c.orig_path}" if c.orig_path else "")]
+            for c in st.staged]
+    rows += [[markup("[red]{}[/]", c.worktree), "unstaged", c.path] for c in st.unstaged]
+    rows += [[markup("[red]U[/]"), "conflicted", c.path] for c in st.conflicted]
     rows += [["?", "untracked", p] for p in st.untracked]
     if rows:
-        _table(_plural(st.dirty, "changed path"), ["", "state", "path"], [[a, b, _e(repr(c)[1:-1])] for a, b, c in rows])
+        _table(_plural(st.dirty, "changed path"), ["", "state", "path"], [[a, b, repr(c)[1:-1]] for a, b, c in rows])
     else:
-        say("[green]working tree clean[/]")
+        say(markup("[green]working tree clean[/]"))
 
 
 @app.command()
@@ -110,7 +108,7 @@ def log(
         emit_json([c.model_dump(mode="json") for c in commits])
         return
     _table(_plural(len(commits), "commit"), ["hash", "date", "author", "subject"],
-           [[c.hash[:10], _when(c.date), _e(c.author), _e(c.subject)] for c in commits])
+           [[c.hash[:10], _when(c.date), c.author, c.subject] for c in commits])
 
 
 @app.command()
@@ -125,8 +123,8 @@ def branches(repo: Annotated[str | None, REPO_OPTION] = None, as_json: bool = JS
     rows = []
     for b in items:
         track = "gone" if b.upstream_gone else (f"+{b.ahead} -{b.behind}" if b.upstream else "")
-        rows.append([("* " if b.current else "  ") + _e(b.name), _e(b.upstream), track,
-                     (b.last_commit or "")[:10], _when(b.last_commit_date), _e(b.subject)])
+        rows.append([("* " if b.current else "  ") + b.name, b.upstream or "", track,
+                     (b.last_commit or "")[:10], _when(b.last_commit_date), b.subject or ""])
     _table(_plural(len(items), "branch", "branches"), ["branch", "upstream", "track", "commit", "date", "subject"], rows)
 
 
@@ -142,10 +140,10 @@ def diff(repo: Annotated[str | None, REPO_OPTION] = None, as_json: bool = JSON_O
     rows = []
     for where, files in (("staged", stats.staged), ("unstaged", stats.unstaged)):
         for f in files:
-            ins = "binary" if f.binary else f"[green]+{f.insertions}[/]"
-            dels = "" if f.binary else f"[red]-{f.deletions}[/]"
+            ins = "binary" if f.binary else markup("[green]+{}[/]", f.insertions)
+            dels = "" if f.binary else markup("[red]-{}[/]", f.deletions)
             name = repr(f.path)[1:-1] + (f" ← {repr(f.orig_path)[1:-1]}" if f.orig_path else "")
-            rows.append([where, ins, dels, _e(name)])
+            rows.append([where, ins, dels, name])
     t = stats.totals
     _table(f"{_plural(t.files, 'file')}, +{t.insertions} -{t.deletions}" + (f", {t.binary} binary" if t.binary else ""),
            ["", "+", "-", "path"], rows)
@@ -178,7 +176,7 @@ def _emit_remote(res: Any, as_json: bool, title: tuple[str, str], columns: list[
         fail(f"{res.kind}: {res.reason}")
     else:
         if res.note:
-            say(f"[dim]{res.note}[/]")
+            say(markup("[dim]{}[/]", res.note))
         _table(_plural(len(res.items), title[0], title[1]) + (f" of {res.repo}" if res.repo else ""), columns,
                [row(i) for i in res.items])
     if not res.available:
@@ -196,8 +194,8 @@ def prs(
     """Pull requests (gh, or the REST API with the stored token)."""
     res = _remote("prs", repo, gh_repo, limit, state)
     _emit_remote(res, as_json, ("pull request", "pull requests"), ["#", "state", "title", "author", "branch", "created"],
-                 lambda p: [str(p.number), p.state + (" (draft)" if p.draft else ""), _e(p.title), _e(p.author),
-                            _e(p.branch), _when(p.created_at)])
+                 lambda p: [str(p.number), p.state + (" (draft)" if p.draft else ""), p.title or "", p.author or "",
+                            p.branch or "", _when(p.created_at)])
 
 
 @app.command()
@@ -210,9 +208,14 @@ def ci(
     """GitHub Actions runs."""
     res = _remote("ci", repo, gh_repo, limit, None)
     colour = {"success": "green", "failure": "red", "cancelled": "yellow"}
+
+    def row(r: Any) -> list[str]:
+        tint = colour.get(r.conclusion or "", "dim")
+        return [r.name or "", r.status, markup(f"[{tint}]{{}}[/]", r.conclusion or ""), r.branch or "",
+                getattr(r, "title", "") or "", _when(r.created_at)]
+
     _emit_remote(res, as_json, ("CI run", "CI runs"), ["workflow", "status", "conclusion", "branch", "title", "created"],
-                 lambda r: [_e(r.name), r.status, f"[{colour.get(r.conclusion or '', 'dim')}]{r.conclusion or ''}[/]",
-                            _e(r.branch), _e(getattr(r, "title", "")), _when(r.created_at)])
+                 row)
 
 
 @app.command()
@@ -226,5 +229,5 @@ def issues(
     """Issues (pull requests excluded)."""
     res = _remote("issues", repo, gh_repo, limit, state)
     _emit_remote(res, as_json, ("issue", "issues"), ["#", "state", "title", "author", "labels", "created"],
-                 lambda i: [str(i.number), i.state, _e(i.title), _e(i.author), _e(", ".join(i.labels)),
+                 lambda i: [str(i.number), i.state, i.title or "", i.author or "", ", ".join(i.labels),
                             _when(i.created_at)])

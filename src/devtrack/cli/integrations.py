@@ -10,13 +10,12 @@ from typing import Annotated, Any, TypeVar
 import typer
 from rich.table import Table
 
-from .. import redact
 from ..credentials import CredentialStoreError
 from ..integrations.contract import ConnectionResult, IntegrationData
 from ..integrations.manager import CredentialsInvalid, IntegrationManager, PluginStatus, get_manager
 from ..integrations.registry import RegistryError, UnknownIntegration
 from ..text import humane_time, plural
-from .output import JSON_OPTION, NoInput, ask, console, emit_json, err_console, fail, say, warn
+from .output import JSON_OPTION, Markup, NoInput, ask, console, emit_json, err_console, fail, markup, say, warn
 
 app = typer.Typer(help="Connect, test and read your integrations.", no_args_is_help=True)
 
@@ -102,12 +101,12 @@ def _data_json(d: IntegrationData) -> dict[str, Any]:
     }
 
 
-def _dot(st: PluginStatus) -> str:
+def _dot(st: PluginStatus) -> Markup:
     if st.test_result is None:
-        return "[dim]○ never tested[/]"
+        return markup("[dim]○ never tested[/]")
     if st.test_result.ok:
-        return "[green]● passing[/]"
-    return f"[red]● {st.test_result.kind}[/]"
+        return markup("[green]● passing[/]")
+    return markup("[red]● {}[/]", st.test_result.kind)
 
 
 @app.command("list")
@@ -126,9 +125,9 @@ def list_(as_json: bool = JSON_OPTION) -> None:
         table.add_row(
             st.id,
             st.name,
-            "[green]yes[/]" if st.enabled else "[dim]no[/]",
-            "[green]yes[/]" if st.configured else "[yellow]no[/]",
-            _dot(st) + (f" [dim]{humane_time(st.last_tested)}[/]" if st.last_tested else ""),
+            markup("[green]yes[/]" if st.enabled else "[dim]no[/]"),
+            markup("[green]yes[/]" if st.configured else "[yellow]no[/]"),
+            _dot(st) + (markup(" [dim]{}[/]", humane_time(st.last_tested)) if st.last_tested else ""),
         )
     console.print(table)
 
@@ -154,9 +153,9 @@ def show(plugin_id: str = ID_ARG, as_json: bool = JSON_OPTION) -> None:
             }
         )
         return
-    say(f"[bold]{st.name}[/] ({st.id}) — {st.description}")
+    say(markup("[bold]{}[/] ({}) — {}", st.name, st.id, st.description))
     say(f"docs: {st.docs_url}")
-    say(f"enabled: {'yes' if st.enabled else 'no'}   configured: {'yes' if st.configured else 'no'}   {_dot(st)}")
+    say(f"enabled: {'yes' if st.enabled else 'no'}   configured: {'yes' if st.configured else 'no'}   " + _dot(st))
     if st.test_result:
         say(f"last test: {st.test_result.message}")
     table = Table(title_justify="left")
@@ -165,13 +164,13 @@ def show(plugin_id: str = ID_ARG, as_json: bool = JSON_OPTION) -> None:
     for f in st.fields:
         stored = masked.get(f.key, "")
         if f.key in overrides:
-            stored += " [cyan](env override)[/]"
+            stored = stored + markup(" [cyan](env override)[/]")
         table.add_row(f.key, f.label, str(f.kind) + (" 🔒" if f.secret else ""),
                       "yes" if f.required else "", stored)
     console.print(table)
     if cls.setup_guide:
-        say(f"\n[bold]Setup[/]\n{cls.setup_guide}")
-    say(f"\n[dim]credentials file: {manager.store.path}[/]")
+        say(markup("\n[bold]Setup[/]\n{}", cls.setup_guide))
+    say(markup("\n[dim]credentials file: {}[/]", manager.store.path))
 
 
 def _parse_pairs(manager: IntegrationManager, plugin_id: str, pairs: list[str]) -> dict[str, str | None]:
@@ -209,7 +208,7 @@ def set_(
     if as_json:
         emit_json({"ok": True, "id": plugin_id, "credentials": masked})
         return
-    say(f"[green]✓[/] saved {plugin_id} credentials: " + ", ".join(f"{k}={v}" for k, v in masked.items()))
+    say(markup("[green]✓[/] saved {} credentials: {}", plugin_id, ", ".join(f"{k}={v}" for k, v in masked.items())))
     say(f"  test them with: devtrack integrations test {plugin_id}")
 
 
@@ -227,7 +226,7 @@ def unset(
     if as_json:
         emit_json({"ok": True, "id": plugin_id, "credentials": masked})
         return
-    say(f"[green]✓[/] removed {', '.join(keys) if keys else 'all'} stored credentials of {plugin_id}")
+    say(markup("[green]✓[/] removed {} stored credentials of {}", ", ".join(keys) if keys else "all", plugin_id))
 
 
 def _toggle(plugin_id: str, enabled: bool, as_json: bool) -> None:
@@ -237,7 +236,7 @@ def _toggle(plugin_id: str, enabled: bool, as_json: bool) -> None:
     if as_json:
         emit_json({"ok": True, "id": plugin_id, "enabled": enabled})
     else:
-        say(f"[green]✓[/] {plugin_id} {'enabled' if enabled else 'disabled'}")
+        say(markup("[green]✓[/] {} {}", plugin_id, "enabled" if enabled else "disabled"))
 
 
 @app.command()
@@ -262,7 +261,7 @@ def _run_with_progress(
             return list(await asyncio.gather(*(one(i) for i in ids)))
         from rich.progress import Progress, SpinnerColumn, TextColumn
 
-        with Progress(SpinnerColumn(), TextColumn("{task.description}"), console=err_console, transient=True) as prog:
+        with Progress(SpinnerColumn(), TextColumn("{task.description}", markup=False), console=err_console, transient=True) as prog:
             task = prog.add_task(f"{label} {plural(len(ids), 'integration')}…", total=len(ids))
 
             async def tracked(i: str) -> T:
@@ -310,7 +309,8 @@ def test(
         for col in ("id", "result", "message", "time"):
             table.add_column(col)
         for i, r in results:
-            table.add_row(i, "[green]ok[/]" if r.ok else f"[red]{r.kind}[/]", redact.redactor(r.message), f"{r.elapsed_ms:.0f} ms")
+            table.add_row(i, markup("[green]ok[/]") if r.ok else markup("[red]{}[/]", r.kind), r.message,
+                          f"{r.elapsed_ms:.0f} ms")
         console.print(table)
     if not all(r.ok for _, r in results):
         raise typer.Exit(1)
@@ -333,16 +333,16 @@ def data(
     else:
         for d in results:
             colour = {"healthy": "green", "degraded": "yellow", "down": "red"}.get(d.health.status, "dim")
-            say(f"[bold]{d.id}[/] [{colour}]{d.health.status}[/] {d.health.detail}")
+            say(markup(f"[bold]{{}}[/] [{colour}]{{}}[/] {{}}", d.id, d.health.status, d.health.detail))
             if d.error:
-                say(f"  [red]{d.error.kind}[/]: {d.error.message}")
+                say(markup("  [red]{}[/]: {}", d.error.kind, d.error.message))
             counts = d.records.non_empty()
             if counts:
                 say("  records: " + ", ".join(f"{k} {v}" for k, v in counts.items()))
             for e in d.events[:5]:
                 colour = {"error": "red", "warning": "yellow"}.get(e.severity, "dim")
                 when = humane_time(e.time, "")
-                say(f"  [{colour}]•[/] {when} {e.title}")
+                say(markup(f"  [{colour}]•[/] {{}} {{}}", when, e.title))
         if not results:
             say("No enabled, configured integrations. See: devtrack integrations list")
     if any(d.error for d in results):

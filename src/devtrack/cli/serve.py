@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from .output import fail, say, warn
+from .output import fail, markup, say, warn
 
 if TYPE_CHECKING:
     from ..integrations.manager import IntegrationManager
@@ -57,7 +57,7 @@ def serve(
             fail(f"cannot listen on {host}:{port}: {exc.strerror or exc}. Pick another with --port.")
         server = make_server(app, log_level="info" if verbose else "warning", access_log=verbose)
         url = url_of(sock)
-        say(f"DevTrack is running at [bold]{url}[/]" + (" (sandbox)" if sandbox else ""))
+        say(markup("DevTrack is running at [bold]{}[/]", url) + (" (sandbox)" if sandbox else ""))
         if token:
             say("  every request needs the access token (log in at /login, or send Authorization: Bearer)")
         say("  press Ctrl+C to stop")

@@ -4,6 +4,9 @@ Rich's default is to fold a cell that does not fit, which splits ids, times and 
 mid-value ("2026-12-0" / "1 21:17"), at 80 columns and whenever output is piped. Here a value
 is never wrapped: free-text columns (titles, subjects) give up space first and end in "…";
 if that is not enough, the least useful columns are left out and a note says which.
+
+Cells, headers and titles are plain text (a subject ``fix [/] parsing`` is shown as it is);
+only a :class:`~.output.Markup` cell, which the command built itself, is read as markup.
 """
 
 from __future__ import annotations
@@ -13,6 +16,8 @@ from dataclasses import dataclass, field
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
+
+from .output import Markup, markup, plain
 
 #: Columns of prose: cut with an ellipsis before anything else gives way.
 FREE_TEXT = frozenset({"title", "issue", "subject", "services", "labels", "message", "path", "author"})
@@ -33,16 +38,17 @@ class Fitted:
         console.print(self.table)
         if self.hidden:
             names = ", ".join(self.hidden)
-            console.print(f"[dim]  not shown at this width: {names} (widen the terminal or use --json)[/]")
+            console.print(markup("[dim]  not shown at this width: {} (widen the terminal or use --json)[/]", names))
 
 
-def _width(markup: str) -> int:
-    return Text.from_markup(markup).cell_len
+def _width(cell: str) -> int:
+    """Columns ``cell`` takes as the console prints it (see :class:`~.output.Markup`)."""
+    return (Text.from_markup(cell, emoji=False) if isinstance(cell, Markup) else Text(plain(cell))).cell_len
 
 
 def fit(title: str | None, columns: list[str], rows: list[list[str]], width: int,
         free: frozenset[str] = FREE_TEXT, drop_first: tuple[str, ...] = DROP_FIRST) -> Fitted:
-    """A table of ``rows`` (rich markup cells) laid out for ``width`` terminal columns."""
+    """A table of ``rows`` (plain text, or :class:`~.output.Markup`) laid out for ``width`` columns."""
     keep = list(range(len(columns)))
     natural = [max([_width(columns[i])] + [_width(r[i]) for r in rows if i < len(r)]) for i in keep]
     is_free = [c.lower() in free for c in columns]

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from .output import JSON_OPTION, emit_json, fail
+from .output import JSON_OPTION, Markup, emit_json, fail, markup
 
 if TYPE_CHECKING:
     from ..views.current import Current
@@ -20,9 +20,10 @@ if TYPE_CHECKING:
 app = typer.Typer(help="The native views (deployments, errors, code, infra, ai) from stored snapshots.",
                   no_args_is_help=True)
 
-ICONS = {"healthy": "[green]●[/]", "degraded": "[yellow]●[/]", "down": "[red]●[/]", "failing": "[red]●[/]",
-         "needs_attention": "[red]![/]", "unconfigured": "[dim]○[/]", "disabled": "[dim]–[/]",
-         "pending": "[dim]…[/]", "unknown": "[dim]?[/]"}
+ICONS = {status: Markup(icon) for status, icon in {
+    "healthy": "[green]●[/]", "degraded": "[yellow]●[/]", "down": "[red]●[/]", "failing": "[red]●[/]",
+    "needs_attention": "[red]![/]", "unconfigured": "[dim]○[/]", "disabled": "[dim]–[/]",
+    "pending": "[dim]…[/]", "unknown": "[dim]?[/]"}.items()}
 
 
 def _current() -> list[Current]:
@@ -51,7 +52,6 @@ def status(as_json: bool = JSON_OPTION) -> None:
         return
     from rich.table import Table
 
-    from ..redact import redactor
     from .output import console
 
     table = Table(box=None, pad_edge=False, show_header=True, header_style="bold")
@@ -61,23 +61,23 @@ def status(as_json: bool = JSON_OPTION) -> None:
     for c in view["cards"]:
         when = humane_time(c["last_refresh"])
         if c["stale"]:
-            when += " [yellow](stale)[/]"
+            when = when + markup(" [yellow](stale)[/]")
         metrics = " · ".join(f"{m['label']} {m['value']}" for m in c["metrics"][:4])
         table.add_row(ICONS.get(c["status"], "?"), c["name"], c["status"].replace("_", " "), metrics, when)
         if c["needs_attention"]:
-            notes.append(f"[red]{c['name']} needs attention:[/] {c['error']['message'] if c['error'] else ''} "
-                         f"(polling stopped until its credentials change)")
+            notes.append(markup("[red]{} needs attention:[/] {} (polling stopped until its credentials change)",
+                                c["name"], c["error"]["message"] if c["error"] else ""))
         elif c["error"]:
-            notes.append(f"[yellow]{c['name']}:[/] {c['error']['kind']}: {c['error']['message']}")
-    console.print(table, markup=True)
+            notes.append(markup("[yellow]{}:[/] {}: {}", c["name"], c["error"]["kind"], c["error"]["message"]))
+    console.print(table)
     for note in notes:
-        console.print(redactor(note), soft_wrap=False, overflow="ellipsis")
+        console.print(note, soft_wrap=False, overflow="ellipsis")
     if view["timeline"]:
-        console.print("\n[bold]Recent events[/]")
+        console.print(markup("\n[bold]Recent events[/]"))
         for e in view["timeline"]:
             when = humane_time(e["time"], "")
-            console.print(f"  [dim]{when:>16}[/] [cyan]{e['source']}[/] {redactor(e['title'])}",
-                          overflow="ellipsis", no_wrap=True, markup=True, highlight=False)
+            console.print(markup("  [dim]{:>16}[/] [cyan]{}[/] {}", when, e["source"], e["title"]),
+                          overflow="ellipsis", no_wrap=True, highlight=False)
     if view["empty"]:
         console.print(f"\n{view['empty']['message']} Refresh with: devtrack views refresh")
 
@@ -102,29 +102,26 @@ def _text(cell: Any) -> str:
 
 
 def _print_tables(view: dict[str, Any]) -> None:
-    from rich.markup import escape
-
-    from ..redact import redactor
     from ..text import humane_time
     from .output import console
     from .tables import fit
 
-    console.print(f"[bold]{view['title']}[/]")
+    console.print(markup("[bold]{}[/]", view["title"]))
     for s in view["sources"]:
         line = f"  {s['name']}: {s['status'].replace('_', ' ')}, refreshed {humane_time(s['last_refresh'])}"
         if s["stale"]:
-            line += " [yellow](stale)[/]"
+            line = line + markup(" [yellow](stale)[/]")
         if s["error"]:
-            line += f" — {escape(s['error']['kind'])}: {escape(s['error']['message'])}"
-        console.print(redactor(line))
+            line = line + f" — {s['error']['kind']}: {s['error']['message']}"
+        console.print(line)
     if view["empty"]:
         console.print(view["empty"]["message"])
         return
     if view["summary"]:
         console.print("  " + " · ".join(f"{m['label']}: {m['value']}" for m in view["summary"]))
     for t in view["tables"]:
-        rows = [[escape(redactor(_text(c))) for c in row] for row in t["rows"]]
-        fit(t["title"], [escape(c) for c in t["columns"]], rows, console.width).print(console)
+        rows = [[_text(c) for c in row] for row in t["rows"]]
+        fit(t["title"], list(t["columns"]), rows, console.width).print(console)
 
 
 def _view_command(name: str, doc: str) -> None:
@@ -180,6 +177,7 @@ def refresh(
         from .output import say
 
         for s in states:
-            say(f"{s.id}: " + ("[green]ok[/]" if s.error is None else f"[red]{s.error.kind}[/] {s.error.message}"))
+            say(f"{s.id}: " + (markup("[green]ok[/]") if s.error is None
+                                else markup("[red]{}[/] {}", s.error.kind, s.error.message)))
     if any(s.error is not None for s in states):
         raise typer.Exit(1)
