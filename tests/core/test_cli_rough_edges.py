@@ -42,7 +42,8 @@ def _stored(path: Path) -> dict[str, str]:
 def test_a_piped_secret_is_read_without_a_warning_and_json_stays_alone_on_stdout(_isolated_store: Path) -> None:
     out = run_detached("integrations", "set", "vercel", "token", "--json", input=TOKEN + "\n")
     assert out.returncode == 0, out.stderr
-    assert json.loads(out.stdout) == {"ok": True, "id": "vercel", "credentials": {"token": "verc••••6789"}}
+    assert json.loads(out.stdout) == {"ok": True, "id": "vercel", "credentials": {"token": "verc••••6789"},
+                                      "cleared": []}
     assert "GetPassWarning" not in out.stderr and "echoed" not in out.stderr and "Warning" not in out.stderr
     assert _stored(_isolated_store) == {"token": TOKEN}
     assert TOKEN not in out.stdout + out.stderr

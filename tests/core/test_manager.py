@@ -66,8 +66,8 @@ def _manager(tmp_path: Path, env: dict[str, str] | None = None, **plugins: str) 
 
 def test_merge_and_mask(tmp_path: Path) -> None:
     m = _manager(tmp_path, a="ok")
-    m.set_credentials("a", {"token": "tok-abcdefghijk"})
-    m.set_credentials("a", {"token": "", "url": "https://x.example"})
+    m.set_credentials("a", {"token": "tok-abcdefghijk", "url": "https://x.example"})
+    m.set_credentials("a", {"token": "", "url": "https://x.example"})  # same URL: the token stays
     assert m.stored_credentials("a") == {"token": "tok-abcdefghijk", "url": "https://x.example"}
     assert m.masked("a") == {"token": "tok-••••hijk", "url": "https://x.example"}
     with pytest.raises(CredentialsInvalid) as err:

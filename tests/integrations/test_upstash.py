@@ -196,7 +196,9 @@ async def test_unconfigured_is_config(sandbox_manager: IntegrationManager) -> No
 
 
 async def test_unknown_rest_database_is_not_found(sb: Sandbox, rest_only: IntegrationManager) -> None:
-    rest_only.set_credentials("upstash", {"rest_url": f"{sb.url('upstash')}{REST_PREFIX}/gone-gecko-12345"})
+    token = rest_only.stored_credentials("upstash")["rest_token"]  # a new URL needs its token given again
+    rest_only.set_credentials("upstash", {"rest_url": f"{sb.url('upstash')}{REST_PREFIX}/gone-gecko-12345",
+                                          "rest_token": token})
     res = await rest_only.test("upstash")
     assert res.kind == ResultKind.NOT_FOUND and "UPSTASH_REDIS_REST_URL" in res.message
 
@@ -317,7 +319,8 @@ async def test_connection_refused(api_only: IntegrationManager, monkeypatch: pyt
 
 
 async def test_rest_connection_refused(rest_only: IntegrationManager) -> None:
-    rest_only.set_credentials("upstash", {"rest_url": f"http://127.0.0.1:{_free_port()}"})
+    token = rest_only.stored_credentials("upstash")["rest_token"]  # a new URL needs its token given again
+    rest_only.set_credentials("upstash", {"rest_url": f"http://127.0.0.1:{_free_port()}", "rest_token": token})
     res = await rest_only.test("upstash")
     assert res.kind == ResultKind.NETWORK and "Cannot connect" in res.message
 

@@ -1,5 +1,6 @@
 """Web safety, as one table: rebinding Host, cross-origin POST, missing CSRF, non-loopback bind,
-what ``/docs`` loads, and what a client of the AI proxy under ``/ai/`` cannot do with the keys."""
+what ``/docs`` loads, a stored token that must not follow a changed base URL, and what a client
+of the AI proxy under ``/ai/`` cannot do with the keys."""
 
 from __future__ import annotations
 
@@ -19,8 +20,10 @@ from devtrack.sandbox import Sandbox, stalls
 from devtrack.sandbox.openai_emulator import OpenAIEmulator
 from devtrack.web import create_app
 from devtrack.web.server import ServerThread
+from tests import leakscan
 
 from ..ai.watch import DisconnectWatch, raw_request
+from ..core.listener import Listener
 from .report import write
 
 Row = tuple[str, str, bool]
@@ -36,6 +39,21 @@ def _docs_row(http: httpx.Client) -> Row:
     good = page.status_code == 200 and not foreign and not broken and not hosts
     answer = "same-origin only" if good else f"{len(foreign + hosts)} foreign, {len(broken)} broken"
     return ("/docs: Swagger UI assets and CSP hosts", answer, good)
+
+
+def _rebind_row(http: httpx.Client, same: dict[str, str]) -> Row:
+    """Anything that can save credentials points Sentry at its own listener, then tests."""
+    token = "sntrys_owner_token_for_sentry_io_0123456789"
+    leakscan.add_secrets(token)
+    put = "/api/v1/integrations/sentry/credentials"
+    http.put(put, headers=same, json={"values": {"token": token, "org": "acme"}})
+    with Listener() as ear:
+        r = http.put(put, headers=same, json={"values": {"base_url": ear.url}})
+        http.post("/api/v1/integrations/sentry/test", headers=same)
+        leaked = ear.received(token)
+    cleared = r.json().get("cleared") if r.status_code == 200 else None
+    answer = "token sent to the new host" if leaked else f"cleared {cleared}, listener got nothing"
+    return ("Sentry base_url moved to a listener, no token given", answer, not leaked and cleared == ["token"])
 
 
 def _proxy_rows(tmp_path: Path) -> list[Row]:
@@ -118,6 +136,7 @@ def test_web_safety_cases(tmp_path: Path) -> None:
             no_cors = not any(h.lower().startswith("access-control-") for h in r.headers)
             rows.append(("CORS preflight from another origin", "no CORS headers" if no_cors else "CORS!", no_cors))
             rows.append(_docs_row(http))
+            rows.append(_rebind_row(http, same))
         assert manager.is_enabled("sentry") is False  # none of the refused requests changed anything
     env = {k: v for k, v in os.environ.items() if k != "DEVTRACK_ACCESS_TOKEN"}
     proc = subprocess.run([sys.executable, "-m", "devtrack", "serve", "--host", "0.0.0.0", "--port", "0"],

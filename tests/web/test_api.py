@@ -22,7 +22,8 @@ def test_save_then_show_is_masked(api: ApiClient, echo: EchoService, manager: In
     r = api.send("PUT", "/api/v1/integrations/echo/credentials",
                  json={"values": {"url": echo.url, "token": GOOD_TOKEN}})
     assert r.status_code == 200, r.text
-    assert r.json() == {"ok": True, "id": "echo", "credentials": {"url": echo.url, "token": mask(GOOD_TOKEN)}}
+    assert r.json() == {"ok": True, "id": "echo", "credentials": {"url": echo.url, "token": mask(GOOD_TOKEN)},
+                        "cleared": []}
     shown = api.get("/api/v1/integrations/echo").json()
     assert shown["credentials"]["token"] == mask(GOOD_TOKEN) and shown["configured"] is True
     assert GOOD_TOKEN not in r.text and GOOD_TOKEN not in api.get("/api/v1/integrations/echo").text

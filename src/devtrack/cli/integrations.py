@@ -193,6 +193,22 @@ def _parse_pairs(manager: IntegrationManager, plugin_id: str, pairs: list[str]) 
     return values
 
 
+def _cleared_lines(manager: IntegrationManager, plugin_id: str, cleared: list[str]) -> list[str]:
+    """What a user is told when a changed URL or host cleared secrets: which, why, what to run."""
+    if not cleared:
+        return []
+    fields = manager.plugin_class(plugin_id).credentials_model.fields()
+    labels = {f.key: f.label for f in fields}
+    moved = [f.label for f in fields if f.destination and set(f.carries) & set(cleared)]
+    names = ", ".join(f"{labels[k]} ({k})" for k in cleared)
+    return [
+        markup("[yellow]![/] ") + f"cleared the stored {names}: {'it was' if len(cleared) == 1 else 'they were'} "
+        f"entered for the previous {' / '.join(moved) or 'destination'}",
+        f"  enter {'it' if len(cleared) == 1 else 'them'} again with: "
+        f"devtrack integrations set {plugin_id} {' '.join(cleared)}",
+    ]
+
+
 @app.command("set")
 def set_(
     plugin_id: str = ID_ARG,
@@ -203,13 +219,16 @@ def set_(
     manager = _manager(as_json)
     with _errors(as_json):
         values = _parse_pairs(manager, plugin_id, list(pairs or []))
-        manager.set_credentials(plugin_id, values)
+        cleared = manager.save_credentials(plugin_id, values).cleared
         masked = manager.masked(plugin_id)
     if as_json:
-        emit_json({"ok": True, "id": plugin_id, "credentials": masked})
+        emit_json({"ok": True, "id": plugin_id, "credentials": masked, "cleared": cleared})
         return
     say(markup("[green]✓[/] saved {} credentials: {}", plugin_id, ", ".join(f"{k}={v}" for k, v in masked.items())))
-    say(f"  test them with: devtrack integrations test {plugin_id}")
+    for line in _cleared_lines(manager, plugin_id, cleared):
+        say(line)
+    if not cleared:
+        say(f"  test them with: devtrack integrations test {plugin_id}")
 
 
 @app.command()
@@ -221,12 +240,14 @@ def unset(
     """Remove some or all stored credentials of an integration."""
     manager = _manager(as_json)
     with _errors(as_json):
-        manager.unset(plugin_id, keys or None)
+        cleared = manager.unset(plugin_id, keys or None)
         masked = manager.masked(plugin_id)
     if as_json:
-        emit_json({"ok": True, "id": plugin_id, "credentials": masked})
+        emit_json({"ok": True, "id": plugin_id, "credentials": masked, "cleared": cleared})
         return
     say(markup("[green]✓[/] removed {} stored credentials of {}", ", ".join(keys) if keys else "all", plugin_id))
+    for line in _cleared_lines(manager, plugin_id, cleared):
+        say(line)
 
 
 def _toggle(plugin_id: str, enabled: bool, as_json: bool) -> None:

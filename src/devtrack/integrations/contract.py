@@ -94,6 +94,11 @@ class CredentialField(BaseModel):
     ``secret``: a ``SecretStr`` (hidden input, redacted everywhere). ``masked``: never shown
     in full once stored: every secret, and identifiers declared ``field(masked=True)`` (an
     AWS access key id), which are shown as ``****************ABCD``, the AWS CLI's form.
+
+    ``destination``: where secrets are sent (every URL field, and any declared
+    ``field(destination=True)``). A secret is bound to the destination it was entered for:
+    saving a different destination clears the stored secrets in ``carries`` (by default every
+    secret of the model) unless new ones are given in the same save.
     """
 
     key: str
@@ -105,12 +110,44 @@ class CredentialField(BaseModel):
     placeholder: str = ""
     choices: list[str] = Field(default_factory=list)
     masked: bool = False
+    destination: bool = False
+    carries: list[str] = Field(default_factory=list)
 
     def shown(self, value: str) -> str:
         """How a stored value of this field is displayed (CLI, JSON API, HTML)."""
         if self.secret:
             return redact.mask(value)
         return mask_identifier(value) if self.masked else value
+
+    def where(self, value: str | None) -> str | None:
+        """The destination a value of this field names, normalised so that equal ones compare
+        equal (a trailing slash, letter case of scheme and host, a default port); ``None``
+        for no value. Only meaningful for destination fields."""
+        if value is None or not value.strip():
+            return None
+        return normalise_url(value) if self.kind == FieldKind.URL else value.strip().casefold()
+
+
+def normalise_url(raw: str) -> str:
+    """``raw`` in one spelling per place: ``HTTPS://Sentry.io:443/`` is ``https://sentry.io``.
+
+    The path is kept (a different path on one host may be another tenant's); only its
+    trailing slashes, the fragment (never sent) and a port that is the scheme's default go.
+    """
+    from urllib.parse import urlsplit, urlunsplit
+
+    text = raw.strip()
+    try:
+        parts = urlsplit(text)
+        port = parts.port
+    except ValueError:
+        return text
+    scheme = parts.scheme.lower()
+    host = (parts.hostname or "").rstrip(".")
+    netloc = f"[{host}]" if ":" in host else host
+    if port is not None and port != {"http": 80, "https": 443}.get(scheme):
+        netloc += f":{port}"
+    return urlunsplit((scheme, netloc, parts.path.rstrip("/"), parts.query, ""))
 
 
 def mask_identifier(value: str | None) -> str:
@@ -133,6 +170,8 @@ def field(
     choices: list[str] | None = None,
     default: Any = None,
     masked: bool = False,
+    destination: bool | None = None,
+    carries: list[str] | None = None,
 ) -> Any:
     """Declare a credential field: a pydantic ``Field`` carrying the UI metadata beside it.
 
@@ -140,6 +179,9 @@ def field(
     ``SecretStr`` (so secrecy and masking can never disagree). ``masked=True`` declares a
     plain identifier that is still shown only by its tail (and kept out of logs and output
     like a secret), such as an AWS access key id.
+
+    ``destination`` (default: ``kind`` is URL) marks a field that says where secrets are
+    sent; ``carries`` names the secret fields sent there, when not all of them are.
     """
     extra = {
         "kind": str(kind),
@@ -149,6 +191,8 @@ def field(
         "placeholder": placeholder,
         "choices": list(choices or []),
         "masked": masked,
+        "destination": kind == FieldKind.URL if destination is None else destination,
+        "carries": list(carries) if carries is not None else None,
     }
     return Field(default=default, json_schema_extra=extra)
 
@@ -167,9 +211,12 @@ class Credentials(BaseModel):
     def fields(cls) -> list[CredentialField]:
         """Describe the fields in declaration order."""
         out: list[CredentialField] = []
+        secrets = [k for k, info in cls.model_fields.items() if _is_secret_annotation(info.annotation)]
         for key, info in cls.model_fields.items():
             extra = info.json_schema_extra if isinstance(info.json_schema_extra, dict) else {}
-            secret = _is_secret_annotation(info.annotation)
+            secret = key in secrets
+            destination = bool(extra.get("destination", False))
+            carried = extra.get("carries")
             out.append(
                 CredentialField(
                     key=key,
@@ -181,6 +228,8 @@ class Credentials(BaseModel):
                     placeholder=str(extra.get("placeholder", "")),
                     choices=list(extra.get("choices", []) or []),  # type: ignore[arg-type]
                     masked=secret or bool(extra.get("masked", False)),
+                    destination=destination,
+                    carries=(list(carried) if isinstance(carried, list) else secrets) if destination else [],  # type: ignore[arg-type]
                 )
             )
         return out

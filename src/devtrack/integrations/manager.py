@@ -13,6 +13,7 @@ import os
 import time
 import unicodedata
 from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -74,6 +75,37 @@ def control_char_problem(label: str, value: str) -> str | None:
             what = {"\n": "a line break", "\r": "a line break", "\t": "a tab"}.get(char, "a control character")
             return f"{label} contains {what} (U+{ord(char):04X}); enter the value on one line, without it"
     return None
+
+
+@dataclass(frozen=True)
+class Saved:
+    """What a save did: the credentials as saved, and the secrets it cleared.
+
+    ``cleared`` holds the secret fields removed because a destination they were entered for
+    (a URL or host field) changed and no new value came with the change.
+    """
+
+    credentials: Credentials
+    cleared: list[str] = field(default_factory=list)
+
+
+def left_behind(
+    fields: Iterable[CredentialField], before: Mapping[str, str], after: Mapping[str, str | None],
+    given: Iterable[str] = (),
+) -> list[str]:
+    """Stored secrets whose destination moves from ``before`` to ``after``, not ``given`` anew.
+
+    A secret goes only where it was entered for: a token typed for sentry.io must not follow
+    a base URL changed to someone else's listener. Absent counts as a destination of its own
+    (the service's default host), so setting or removing a URL moves its secrets too.
+    """
+    fields = list(fields)
+    given = set(given)
+    bound: set[str] = set()
+    for f in fields:
+        if f.destination and f.where(before.get(f.key)) != f.where(after.get(f.key)):
+            bound.update(f.carries)
+    return [f.key for f in fields if f.key in bound and before.get(f.key) and f.key not in given]
 
 
 def env_key(plugin_id: str, field_key: str) -> str:
@@ -181,10 +213,16 @@ class IntegrationManager:
         values.update(self.env_overrides(plugin_id))
         return self._build(plugin_id, values)
 
-    def validate(self, plugin_id: str, values: Mapping[str, str | None]) -> Credentials:
-        """Validate a merged set of values as ``set`` would, without saving anything."""
+    def validate(
+        self, plugin_id: str, values: Mapping[str, str | None], may_miss: Iterable[str] = ()
+    ) -> Credentials:
+        """Validate a merged set of values as ``set`` would, without saving anything.
+
+        ``may_miss``: required fields a save is allowed to leave empty (secrets it cleared).
+        """
         creds = self._build(plugin_id, values)
-        missing = creds.missing()
+        allowed = set(may_miss)
+        missing = [k for k in creds.missing() if k not in allowed]
         if missing:
             fields = {f.key: f for f in creds.fields()}
             raise CredentialsInvalid(
@@ -193,10 +231,17 @@ class IntegrationManager:
         return creds
 
     def set_credentials(self, plugin_id: str, values: Mapping[str, str | None]) -> Credentials:
+        """:meth:`save_credentials`, for callers that need only the saved credentials."""
+        return self.save_credentials(plugin_id, values).credentials
+
+    def save_credentials(self, plugin_id: str, values: Mapping[str, str | None]) -> Saved:
         """Merge ``values`` into the stored credentials; a blank value keeps the stored one.
 
         The merged result (with environment overrides, as it will be used) is validated
         before anything is written; invalid input raises :class:`CredentialsInvalid`.
+        A changed destination (URL or host field) clears the stored secrets bound to it,
+        unless new ones are given in the same save; :attr:`Saved.cleared` names them.
+        Environment overrides are never stored, so they move and clear nothing.
         """
         model = self.plugin_class(plugin_id).credentials_model
         known = {f.key for f in model.fields()}
@@ -205,12 +250,16 @@ class IntegrationManager:
             raise CredentialsInvalid(
                 plugin_id, {k: f"unknown field (known: {', '.join(sorted(known))})" for k in unknown}
             )
-        result: list[Credentials] = []
+        result: list[Saved] = []
 
         def change(doc: Doc) -> None:
-            merged: dict[str, str | None] = dict(self.stored_credentials(plugin_id, doc))
-            merged.update({k: v for k, v in values.items() if v not in (None, "")})
-            self.validate(plugin_id, {**merged, **self.env_overrides(plugin_id)})
+            before = self.stored_credentials(plugin_id, doc)
+            given = {k: v for k, v in values.items() if v not in (None, "")}
+            merged: dict[str, str | None] = {**before, **given}
+            cleared = left_behind(model.fields(), before, merged, given)
+            for key in cleared:
+                merged.pop(key)
+            self.validate(plugin_id, {**merged, **self.env_overrides(plugin_id)}, may_miss=cleared)
             stored = {k: v for k, v in merged.items() if v not in (None, "")}
             creds = self._build(plugin_id, stored)
             entry = self._entry(doc, plugin_id)
@@ -219,28 +268,41 @@ class IntegrationManager:
             entry.pop("test_result", None)
             entry.pop("last_tested", None)
             self._run_hooks(doc, plugin_id)
-            result.append(creds)
+            result.append(Saved(creds, cleared))
 
         self.store.update(change)
         self._instances.pop(plugin_id, None)
         self._saved(plugin_id)
+        if result[0].cleared:
+            log.info("%s: cleared %s, entered for a destination that changed",
+                     plugin_id, ", ".join(result[0].cleared))
         return result[0]
 
-    def unset(self, plugin_id: str, keys: Iterable[str] | None = None) -> None:
-        """Remove some fields, or (no keys) all of a plugin's stored credentials."""
+    def unset(self, plugin_id: str, keys: Iterable[str] | None = None) -> list[str]:
+        """Remove some fields, or (no keys) all of a plugin's stored credentials.
+
+        Removing a destination field moves its secrets to the service's default host, so the
+        secrets bound to it go too; they are returned (beyond the ``keys`` asked for).
+        """
         model = self.plugin_class(plugin_id).credentials_model
         keys = list(keys or [])
         known = {f.key for f in model.fields()}
         bad = [k for k in keys if k not in known]
         if bad:
             raise CredentialsInvalid(plugin_id, {k: "unknown field" for k in bad})
+        also: list[str] = []
 
         def change(doc: Doc) -> None:
             entry = doc["integrations"].get(plugin_id)
             if entry is None:
                 return
+            before = self.stored_credentials(plugin_id, doc)
             creds = entry.get("credentials") or {}
             for k in keys or list(creds):
+                creds.pop(k, None)
+            after = {k: v for k, v in before.items() if k in creds}
+            also[:] = [k for k in left_behind(model.fields(), before, after) if k in creds]
+            for k in also:
                 creds.pop(k, None)
             entry["credentials"] = creds
             entry.pop("test_result", None)
@@ -250,6 +312,7 @@ class IntegrationManager:
         self.store.update(change)
         self._instances.pop(plugin_id, None)
         self._saved(plugin_id)
+        return also
 
     def set_enabled(self, plugin_id: str, enabled: bool) -> None:
         self.plugin_class(plugin_id)

@@ -71,9 +71,10 @@ def show_integration(plugin_id: str, request: Request) -> dict[str, Any]:
 
 @router.put("/integrations/{plugin_id}/credentials", tags=["integrations"], summary="Save credentials (integrations set)")
 def save_credentials(plugin_id: str, body: CredentialsIn, request: Request) -> dict[str, Any]:
+    """``cleared``: stored secrets removed because the URL or host they were entered for changed."""
     manager = _manager(request)
-    manager.set_credentials(plugin_id, body.values)
-    return {"ok": True, "id": plugin_id, "credentials": manager.masked(plugin_id)}
+    cleared = manager.save_credentials(plugin_id, body.values).cleared
+    return {"ok": True, "id": plugin_id, "credentials": manager.masked(plugin_id), "cleared": cleared}
 
 
 @router.delete("/integrations/{plugin_id}/credentials", tags=["integrations"], summary="Remove credentials (integrations unset)")
@@ -81,8 +82,8 @@ def remove_credentials(
     plugin_id: str, request: Request, keys: list[str] | None = Query(default=None)
 ) -> dict[str, Any]:
     manager = _manager(request)
-    manager.unset(plugin_id, keys or None)
-    return {"ok": True, "id": plugin_id, "credentials": manager.masked(plugin_id)}
+    cleared = manager.unset(plugin_id, keys or None)
+    return {"ok": True, "id": plugin_id, "credentials": manager.masked(plugin_id), "cleared": cleared}
 
 
 @router.post("/integrations/{plugin_id}/enable", tags=["integrations"], summary="Enable an integration")

@@ -69,7 +69,15 @@ def _integrations_page(
     if selected_id is not None:
         cls = manager.plugin_class(selected_id)
         masked = manager.masked(selected_id, doc)
+        fields = cls.credentials_model.fields()
+        labels = {f.key: f.label for f in fields}
+        asked = request.query_params.get("cleared", "").split(",")
         selected = {
+            # Beside each URL or host field: the saved secrets a change of it would clear.
+            "binds": {f.key: [labels[k] for k in f.carries if k in masked] for f in fields if f.destination},
+            # After a save: the secrets it cleared (only names of this plugin's secret fields).
+            "cleared": [labels[f.key] for f in fields if f.secret and f.key in asked],
+            "moved": [f.label for f in fields if f.destination and set(f.carries) & set(asked)],
             "status": manager.status(selected_id, doc),
             "masked": masked,
             "overrides": {k: env_key(selected_id, k) for k in manager.env_overrides(selected_id)},
@@ -103,11 +111,12 @@ async def save_credentials(plugin_id: str, request: Request) -> Response:
     form = await request.form()
     values = {f.key: str(form.get(f.key) or "").strip() or None for f in model.fields()}
     try:
-        manager.set_credentials(plugin_id, values)
+        cleared = manager.save_credentials(plugin_id, values).cleared
     except CredentialsInvalid as exc:
         typed = {f.key: values[f.key] or "" for f in model.fields() if not f.masked}
         return _integrations_page(request, plugin_id, errors=exc.errors, typed=typed, status_code=422)
-    return _back(f"/settings/integrations/{quote(plugin_id)}?flash=saved")
+    also = f"&cleared={quote(','.join(cleared))}" if cleared else ""
+    return _back(f"/settings/integrations/{quote(plugin_id)}?flash=saved{also}")
 
 
 @router.post("/settings/integrations/{plugin_id}/enabled")

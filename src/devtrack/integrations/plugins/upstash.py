@@ -61,6 +61,7 @@ class UpstashCredentials(Credentials):
     rest_url: str | None = field(
         label="Database REST URL", kind=FieldKind.URL, required=False,
         placeholder="https://eu1-example-12345.upstash.io",
+        carries=["rest_token"],  # the Developer API key goes to Upstash's own API, never here
     )
     rest_token: SecretStr | None = field(
         label="Database REST token", kind=FieldKind.TOKEN, required=False,
