@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 import os
+import secrets
 import statistics
 import subprocess
 import sys
@@ -73,13 +74,14 @@ def main() -> None:
         })
         (tmp / "gh").mkdir()
         manager = IntegrationManager(CredentialStore(creds), environ=dict(os.environ))
-        app = create_app(manager)
+        token = secrets.token_urlsafe(32)  # devtrack serve always requires one
+        app = create_app(manager, access_token=token)
         runtime = app.state.views
         # short intervals: refreshes are running (slowly, under latency) whenever a page is read
         runtime.start(intervals={i: 1.0 for i in manager.ids()}, tick=0.2)
         states = runtime.refresher.refresh(timeout=120)
         failed = [s.id for s in states if s.error is not None]
-        with ServerThread(app) as srv, httpx.Client(base_url=srv.url) as http:
+        with ServerThread(app) as srv, httpx.Client(base_url=srv.url, headers={"Authorization": f"Bearer {token}"}) as http:
             def page() -> None:
                 r = http.get("/")
                 r.raise_for_status()

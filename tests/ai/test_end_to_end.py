@@ -14,6 +14,8 @@ from devtrack.sandbox import Sandbox
 from devtrack.sandbox.helicone_emulator import price
 from devtrack.web.server import ServerThread
 
+from .. import webauth
+
 
 async def _helicone_data(manager: IntegrationManager) -> Any:
     data = await manager.fetch("helicone")
@@ -56,9 +58,7 @@ async def test_a_proxied_call_shows_up_in_the_helicone_plugin(box: Sandbox, mana
 
 def test_web_app_mounts_the_proxy_without_csrf_but_with_its_own_checks(box: Sandbox, manager: IntegrationManager,
                                                                         token: str) -> None:
-    from devtrack.web import create_app
-
-    with ServerThread(create_app(manager)) as web:
+    with ServerThread(webauth.app(manager)) as web:
         client = openai.OpenAI(base_url=web.url + "/ai/openai/v1", api_key=token, max_retries=0)
         stream = client.chat.completions.create(model="gpt-4o-mini", stream=True,
                                                 messages=[{"role": "user", "content": "through the web app"}])
@@ -68,8 +68,11 @@ def test_web_app_mounts_the_proxy_without_csrf_but_with_its_own_checks(box: Sand
         assert refused.status_code == 403 and refused.headers["x-devtrack-proxy-error"] == "origin"
         no_token = httpx.post(web.url + "/ai/openai/v1/chat/completions", json={"model": "gpt-4o", "messages": []})
         assert no_token.status_code == 401
-        # The web app's own routes still demand CSRF for state changes.
-        assert httpx.post(web.url + "/api/v1/integrations/vercel/enable").status_code == 403
+        # The web app's own routes still demand CSRF for state changes from a logged-in browser.
+        with httpx.Client(base_url=web.url) as browser_like:
+            assert browser_like.get(webauth.login_url(web.url)).status_code == 303
+            r = browser_like.post("/api/v1/integrations/vercel/enable", headers={"Origin": web.url})
+            assert r.status_code == 403 and r.json()["error"]["kind"] == "csrf"
     assert box.emulator("openai").requests.count("/v1/chat/completions") == 1
 
 

@@ -28,8 +28,9 @@ from devtrack.ai.proxy_token import ensure_token
 from devtrack.credentials import CredentialStore
 from devtrack.integrations.manager import CredentialsInvalid, IntegrationManager
 from devtrack.sandbox import Sandbox
-from devtrack.web import create_app
 from devtrack.web.server import ServerThread
+
+from .. import webauth
 
 KEY = "sk-helicone-abcdefgh12345678"
 
@@ -99,11 +100,11 @@ def _helicone_notice(page: httpx.Response) -> str:
 
 
 def test_settings_ai_page_says_routed_for_a_sandbox_file(sandbox_manager: IntegrationManager) -> None:
-    with ServerThread(create_app(sandbox_manager)) as web:
-        notice = _helicone_notice(httpx.get(web.url + "/settings/ai", timeout=20))
+    with ServerThread(webauth.app(sandbox_manager)) as web:
+        notice = _helicone_notice(httpx.get(web.url + "/settings/ai", timeout=20, headers=webauth.BEARER))
         assert notice == "Helicone: routed — AI traffic through DevTrack's proxy is logged in Helicone (US)."
         _edit(sandbox_manager.store.path, {"enabled": False})
-        notice = _helicone_notice(httpx.get(web.url + "/settings/ai", timeout=20))
+        notice = _helicone_notice(httpx.get(web.url + "/settings/ai", timeout=20, headers=webauth.BEARER))
         assert notice == "Helicone: not routed — Helicone is disabled: AI traffic goes straight to the providers."
 
 

@@ -20,9 +20,9 @@ from devtrack import redact
 from devtrack.credentials import CredentialStore
 from devtrack.integrations.contract import Credentials, field, mask_identifier
 from devtrack.integrations.manager import IntegrationManager
-from devtrack.web import create_app
 from devtrack.web.server import ServerThread
 
+from .. import webauth
 from ..core.helpers import run_cli
 
 KEY_ID = "AKIAZ7Q3EXAMPLE4WXYZ"
@@ -50,7 +50,7 @@ def manager(store_path: Path) -> IntegrationManager:
 
 @pytest.fixture
 def http(manager: IntegrationManager) -> Iterator[httpx.Client]:
-    with ServerThread(create_app(manager)) as server, httpx.Client(base_url=server.url, timeout=20) as client:
+    with ServerThread(webauth.app(manager)) as server, webauth.client(server.url, timeout=20) as client:
         yield client
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import re
+import socket
 import subprocess
 import sys
 import time
@@ -18,10 +19,10 @@ from devtrack.credentials import CredentialStore
 from devtrack.integrations.manager import IntegrationManager
 from devtrack.sandbox import Sandbox, stalls
 from devtrack.sandbox.openai_emulator import OpenAIEmulator
-from devtrack.web import create_app
 from devtrack.web.server import ServerThread
 from tests import leakscan
 
+from .. import webauth
 from ..ai.watch import DisconnectWatch, raw_request
 from ..core.listener import Listener
 from .report import write
@@ -63,7 +64,7 @@ def _proxy_rows(tmp_path: Path) -> list[Row]:
         m = IntegrationManager(store=CredentialStore(tmp_path / "ai.json"), environ=box.env())
         m.set_credentials("helicone", {"api_key": box.emulator("helicone").good_key})  # type: ignore[attr-defined]
         auth = {"Authorization": f"Bearer {ensure_token(m.store)}"}
-        with ServerThread(create_app(m)) as web:
+        with ServerThread(webauth.app(m)) as web:
             r = httpx.post(web.url + "/ai/openai/v1/chat/completions", json=CHAT,
                            headers={**auth, "Helicone-OpenAI-Api-Base": "https://evil.example"})
             moved = "helicone-openai-api-base" in dict(box.emulator("helicone-proxy").observed.last())  # type: ignore[attr-defined]
@@ -88,7 +89,7 @@ def _hang_up_row(tmp_path: Path) -> Row:
         m = IntegrationManager(store=CredentialStore(tmp_path / "hangup.json"),
                                environ={"DEVTRACK_OPENAI_BASE_URL": upstream.url + "/v1", "OPENAI_API_KEY": emu.key})
         headers = {"Authorization": f"Bearer {ensure_token(m.store)}", "Connection": "close"}
-        with ServerThread(create_app(m)) as web:
+        with ServerThread(webauth.app(m)) as web:
             with httpx.stream("POST", web.url + "/ai/openai/v1/chat/completions", json={**CHAT, "stream": True},
                               headers=headers) as resp:
                 next(resp.iter_raw())
@@ -113,13 +114,54 @@ def _cli_markup_row(tmp_path: Path) -> Row:
     return ("CLI: stored value with [link=…] and [/x] markup", answer, good)
 
 
+def _raw(base: str, head: str, body: bytes = b"", wait: float = 30.0) -> str:
+    """What the server answers a raw request (``""``: it hung up without a word)."""
+    url = httpx.URL(base)
+    with socket.create_connection((url.host, url.port), timeout=wait) as sock:
+        sock.sendall(head.encode() + body)
+        try:
+            return sock.recv(65536).decode("latin-1")
+        except (ConnectionResetError, TimeoutError):
+            return "no answer"
+
+
+def _access_and_limit_rows(tmp_path: Path) -> list[Row]:
+    """Issue 13 G: loopback needs the access token; bodies are capped before they are read;
+    a client that never finishes its headers is hung up on."""
+    m = IntegrationManager(store=CredentialStore(tmp_path / "limits.json"), environ={})
+    rows: list[Row] = []
+    with ServerThread(webauth.app(m), header_timeout=1.0) as web, httpx.Client(base_url=web.url) as http:
+        r = http.get("/api/v1/session")
+        rows.append(("loopback, no access token: GET /api/v1/session", str(r.status_code), r.status_code == 401))
+        r = http.get("/login", params={"token": "dta-guess"})
+        rows.append(("loopback, guessed login link", str(r.status_code), r.status_code == 401))
+        http.get(webauth.login_url(web.url))
+        csrf = http.get("/api/v1/session").json()["csrf_token"]
+        host = web.url.removeprefix("http://")
+        cookies = "; ".join(f"{k}={v}" for k, v in http.cookies.items())
+        head = (f"PUT /api/v1/integrations/sentry/credentials HTTP/1.1\r\nHost: {host}\r\nOrigin: {web.url}\r\n"
+                f"Cookie: {cookies}\r\nX-CSRF-Token: {csrf}\r\nContent-Type: application/json\r\n")
+        answer = _raw(web.url, head + f"Content-Length: {200 * 1024 * 1024}\r\n\r\n")
+        rows.append(("200 MB body declared, CSRF token valid, none sent", answer[:12] or "hung up",
+                     answer.startswith("HTTP/1.1 413")))
+        piece = b"x" * 65536
+        answer = _raw(web.url, head + "Transfer-Encoding: chunked\r\n\r\n",
+                      b"".join(b"%x\r\n%s\r\n" % (len(piece), piece) for _ in range(17)))
+        rows.append(("chunked body past 1 MiB, never finished", answer[:12] or "hung up",
+                     answer.startswith("HTTP/1.1 413")))
+        answer = _raw(web.url, "GET /api/v1/integ")
+        rows.append(("half a request line, then silence (1 s deadline)", answer or "hung up", answer == ""))
+    return rows
+
+
 def test_web_safety_cases(tmp_path: Path) -> None:
     manager = IntegrationManager(store=CredentialStore(tmp_path / "c.json"), environ={})
     rows: list[Row] = []
-    with ServerThread(create_app(manager)) as server:
+    with ServerThread(webauth.app(manager)) as server:
         base = server.url
         port = base.rsplit(":", 1)[1]
         with httpx.Client(base_url=base) as http:
+            http.get(webauth.login_url(base))  # a browser that logged in: cookie, so CSRF applies
             csrf = http.get("/api/v1/session").json()["csrf_token"]
             same = {"Origin": base, "X-CSRF-Token": csrf}
             ok = http.post("/api/v1/integrations/sentry/disable", headers=same)
@@ -142,6 +184,7 @@ def test_web_safety_cases(tmp_path: Path) -> None:
     proc = subprocess.run([sys.executable, "-m", "devtrack", "serve", "--host", "0.0.0.0", "--port", "0"],
                           capture_output=True, text=True, timeout=60, env=env)
     rows.append(("bind 0.0.0.0 without an access token", f"exit {proc.returncode}", proc.returncode != 0))
+    rows += _access_and_limit_rows(tmp_path)
     rows.append(_cli_markup_row(tmp_path))
     rows += _proxy_rows(tmp_path)
     wc, wa = max(len(r[0]) for r in rows) + 1, max(len(r[1]) for r in rows) + 1

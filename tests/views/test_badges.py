@@ -23,9 +23,9 @@ from devtrack.integrations.plugins.sentry import SentryIntegration
 from devtrack.sandbox import Sandbox
 from devtrack.views.coordinator import Coordinator
 from devtrack.views.store import SqliteStore, open_store
-from devtrack.web import create_app
 from devtrack.web.server import ServerThread
 
+from .. import webauth
 from .conftest import PLUGINS
 
 BADGE = {"ok": "ok", "warn": "warn", "bad": "bad", "off": "muted"}
@@ -150,9 +150,9 @@ async def troubled(manager: IntegrationManager, store: SqliteStore, sb: Sandbox
 def served(manager: IntegrationManager, store: SqliteStore, troubled: tuple[Coordinator, dict[str, Any]]
            ) -> Iterator[httpx.Client]:
     """The real web app reading the snapshots the refresh stored (as without devtrack serve)."""
-    app = create_app(manager)
+    app = webauth.app(manager)
     app.state.views.use_store(store)
-    with ServerThread(app) as srv, httpx.Client(base_url=srv.url, timeout=30) as client:
+    with ServerThread(app) as srv, webauth.client(srv.url, timeout=30) as client:
         yield client
 
 
@@ -325,9 +325,9 @@ async def _errors_served(manager: IntegrationManager, store: SqliteStore) -> tup
         total = coord.good["sentry"].health.metrics["issues"]
     finally:
         coord.close()
-    app = create_app(manager)
+    app = webauth.app(manager)
     app.state.views.use_store(store)
-    with ServerThread(app) as srv, httpx.Client(base_url=srv.url, timeout=30) as client:
+    with ServerThread(app) as srv, webauth.client(srv.url, timeout=30) as client:
         view, page = fetch(client, "errors")
     return view, page, total
 

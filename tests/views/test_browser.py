@@ -13,10 +13,10 @@ from playwright.sync_api import expect
 
 from devtrack.integrations.manager import IntegrationManager
 from devtrack.sandbox import Sandbox
-from devtrack.web import create_app
 from devtrack.web.server import ServerThread
 from devtrack.web.views_routes import ViewsRuntime
 
+from .. import webauth
 from ..web.browser import browser, page  # noqa: F401 (fixtures)
 from ..web.test_browser import shot
 from .conftest import PLUGINS
@@ -25,7 +25,7 @@ from .conftest import PLUGINS
 @pytest.fixture
 def served(manager: IntegrationManager) -> Iterator[tuple[ServerThread, ViewsRuntime]]:
     """The web app with the refresh coordinator running (as in devtrack serve), every plugin fetched once."""
-    app = create_app(manager)
+    app = webauth.app(manager)
     runtime: ViewsRuntime = app.state.views
     runtime.start(intervals={p: 600 for p in PLUGINS}, tick=0.1)
     try:
@@ -47,7 +47,7 @@ def _wait(cond: Any, timeout: float = 20) -> None:
 def test_each_view_shows_the_seeded_records(page: Any, served: tuple[ServerThread, ViewsRuntime]) -> None:  # noqa: F811
     srv, runtime = served
     good = runtime.refresher.coordinator.good
-    page.goto(srv.url + "/")
+    webauth.login(page, srv.url, "/")
     for pid in PLUGINS:
         card = page.locator(f'[data-card="{pid}"]')
         expect(card).to_be_visible()
@@ -99,7 +99,7 @@ def test_failing_service_shows_last_good_data_stale_and_the_error(
     sb.faults("sentry").add(route="**", status=500)
     [state] = runtime.refresher.refresh(["sentry"], timeout=60)
     assert state.error is not None
-    page.goto(srv.url + "/errors")
+    webauth.login(page, srv.url, "/errors")
     source = page.locator('[data-source="sentry"]')
     expect(source.locator("[data-stale]")).to_be_visible()
     expect(source.locator("[data-error]")).to_contain_text(state.error.message[:40])
@@ -121,7 +121,7 @@ def test_auth_failure_needs_attention_and_stops_polling(
     _wait(lambda: coord.states["vercel"].needs_attention)
     emulator = sb.emulator("vercel")
     count = emulator.requests.count()
-    page.goto(srv.url + "/")
+    webauth.login(page, srv.url, "/")
     card = page.locator('[data-card="vercel"]')
     expect(card.locator("[data-status]")).to_have_text("needs attention")
     expect(card.locator("[data-attention]")).to_contain_text("Needs attention")

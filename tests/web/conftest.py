@@ -12,9 +12,9 @@ import pytest
 from devtrack.credentials import CredentialStore
 from devtrack.integrations.manager import IntegrationManager
 from devtrack.integrations.registry import default_registry
-from devtrack.web import create_app
 from devtrack.web.server import ServerThread
 
+from .. import webauth
 from .echo import EchoIntegration, EchoService, PlainIntegration
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "artifacts" / "screenshots"
@@ -38,16 +38,18 @@ def manager(tmp_path: Path, echo: EchoService) -> IntegrationManager:
 
 @pytest.fixture
 def server(manager: IntegrationManager) -> Iterator[ServerThread]:
-    with ServerThread(create_app(manager)) as running:
+    with ServerThread(webauth.app(manager)) as running:
         yield running
 
 
 class ApiClient:
-    """An httpx client that behaves like the app's own pages: session cookie, Origin, CSRF token."""
+    """An httpx client that behaves like the app's own pages: logged in through the link
+    ``devtrack serve`` prints (login cookie), session cookie, Origin, CSRF token."""
 
     def __init__(self, base: str) -> None:
         self.base = base
         self.http = httpx.Client(base_url=base, timeout=20.0)
+        assert self.http.get(webauth.login_url(base)).status_code == 303
         self.csrf = self.http.get("/api/v1/session").json()["csrf_token"]
 
     def headers(self, **extra: str) -> dict[str, str]:

@@ -14,6 +14,7 @@ from devtrack.integrations.manager import IntegrationManager
 from devtrack.redact import mask
 from devtrack.web.server import ServerThread
 
+from .. import webauth
 from .browser import browser, page  # noqa: F401 (fixtures)
 from .conftest import ARTIFACTS, ApiClient
 from .echo import GOOD_AI_KEY, GOOD_TOKEN, EchoService
@@ -26,7 +27,7 @@ def shot(page: Any, name: str) -> None:
 
 def test_save_credentials_reload_shows_masked_value(page: Any, server: ServerThread, echo: EchoService,
                                                     manager: IntegrationManager) -> None:
-    page.goto(f"{server.url}/settings/integrations/echo")
+    webauth.login(page, server.url, "/settings/integrations/echo")
     expect(page.get_by_role("heading", name="Echo Service")).to_be_visible()
     page.get_by_label("Service URL").fill(echo.url)
     page.get_by_label("API token").fill(GOOD_TOKEN)
@@ -52,7 +53,7 @@ def test_save_credentials_reload_shows_masked_value(page: Any, server: ServerThr
 
 
 def test_invalid_input_shows_field_errors_in_place(page: Any, server: ServerThread, manager: IntegrationManager) -> None:
-    page.goto(f"{server.url}/settings/integrations/echo")
+    webauth.login(page, server.url, "/settings/integrations/echo")
     page.get_by_label("Service URL").fill("ftp://example.com")
     page.get_by_label("API token").fill("some-secret-value-123")
     page.get_by_role("button", name="Save").click()
@@ -71,7 +72,7 @@ def test_invalid_input_shows_field_errors_in_place(page: Any, server: ServerThre
 
 
 def test_toggle_enable_with_mouse_and_keyboard(page: Any, server: ServerThread, manager: IntegrationManager) -> None:
-    page.goto(f"{server.url}/settings/integrations")
+    webauth.login(page, server.url, "/settings/integrations")
     switch = page.get_by_role("switch", name="Enable Sentry")
     expect(switch).to_have_attribute("aria-checked", "true")
     switch.click()
@@ -91,7 +92,7 @@ def test_toggle_enable_with_mouse_and_keyboard(page: Any, server: ServerThread, 
 
 
 def test_keyboard_reaches_the_form(page: Any, server: ServerThread) -> None:
-    page.goto(f"{server.url}/settings/integrations/echo")
+    webauth.login(page, server.url, "/settings/integrations/echo")
     reached: list[str] = []
     for _ in range(60):
         page.keyboard.press("Tab")
@@ -104,7 +105,7 @@ def test_test_connection_shows_loading_then_classified_result(page: Any, server:
                                                               manager: IntegrationManager) -> None:
     manager.set_credentials("echo", {"url": echo.url, "token": GOOD_TOKEN})
     echo.delay = 0.6
-    page.goto(f"{server.url}/settings/integrations/echo")
+    webauth.login(page, server.url, "/settings/integrations/echo")
     row_dot = page.locator('.row[data-plugin="echo"] [data-dot]')
     expect(row_dot).to_have_attribute("aria-label", "never tested")
     button = page.get_by_role("button", name="Test connection")
@@ -138,7 +139,7 @@ def test_forms_work_without_javascript(browser: Any, server: ServerThread, echo:
     pg = context.new_page()
     try:
         manager.set_credentials("echo", {"url": echo.url, "token": GOOD_TOKEN})
-        pg.goto(f"{server.url}/settings/integrations/echo")
+        webauth.login(pg, server.url, "/settings/integrations/echo")
         pg.get_by_role("button", name="Test connection").click()
         expect(pg.locator("[data-result] .result .kind")).to_have_text("ok")
         pg.get_by_role("switch", name="Enable Echo Service").click()
@@ -149,7 +150,7 @@ def test_forms_work_without_javascript(browser: Any, server: ServerThread, echo:
 
 
 def test_configure_an_ai_provider_key(page: Any, server: ServerThread, manager: IntegrationManager) -> None:
-    page.goto(f"{server.url}/settings/ai")
+    webauth.login(page, server.url, "/settings/ai")
     expect(page.locator("[data-helicone]")).to_contain_text("not routed")
     card = page.locator("#ai-openai")
     card.get_by_label("API key").fill(GOOD_AI_KEY)
@@ -171,7 +172,7 @@ def test_dark_scheme_and_docs_page_render(browser: Any, server: ServerThread) ->
     context = browser.new_context(color_scheme="dark", viewport={"width": 1280, "height": 800})
     pg = context.new_page()
     try:
-        pg.goto(f"{server.url}/settings/integrations")
+        webauth.login(pg, server.url, "/settings/integrations")
         bg = pg.evaluate("getComputedStyle(document.body).backgroundColor")
         nums = [int(n) for n in re.findall(r"\d+", bg)[:3]]
         assert sum(nums) < 3 * 80, bg  # a dark background
@@ -189,7 +190,7 @@ def test_integrations_list_screenshot(page: Any, server: ServerThread, echo: Ech
     assert api.send("POST", "/api/v1/integrations/vercel/test").json()["ok"] is False
     api.close()
     manager.set_enabled("cloudflare", False)
-    page.goto(f"{server.url}/settings/integrations")
+    webauth.login(page, server.url, "/settings/integrations")
     expect(page.locator('.row[data-plugin="echo"] [data-dot]')).to_have_attribute("aria-label", "passing")
     expect(page.locator('.row[data-plugin="vercel"] [data-dot]')).to_have_attribute("aria-label", "failing")
     expect(page.locator('.row[data-plugin="github"] [data-dot]')).to_have_attribute("aria-label", "never tested")

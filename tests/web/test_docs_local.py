@@ -16,6 +16,7 @@ from playwright.sync_api import expect
 
 from devtrack.web.server import ServerThread
 
+from .. import webauth
 from .browser import browser, page  # noqa: F401 (fixtures)
 
 HOST_IN_CSP = re.compile(r"\b(?:https?|wss?):|//|\*\.")
@@ -39,7 +40,7 @@ class Assets(HTMLParser):
 
 
 def test_docs_page_loads_only_same_origin_assets(server: ServerThread) -> None:
-    resp = httpx.get(server.url + "/docs")
+    resp = httpx.get(server.url + "/docs", headers=webauth.BEARER)
     assert resp.status_code == 200
     parser = Assets()
     parser.feed(resp.text)
@@ -49,7 +50,7 @@ def test_docs_page_loads_only_same_origin_assets(server: ServerThread) -> None:
         if url.startswith("data:"):
             continue
         assert url.startswith("/") and not url.startswith("//"), f"{url} is not on DevTrack's origin"
-        asset = httpx.get(server.url + url)
+        asset = httpx.get(server.url + url, headers=webauth.BEARER)
         assert asset.status_code == 200, url
         kind = "javascript" if url.endswith(".js") else "css"
         assert kind in asset.headers["content-type"], (url, asset.headers["content-type"])
@@ -60,12 +61,12 @@ def test_only_swagger_ui_files_the_page_uses_are_served(server: ServerThread) ->
     """The package also ships an index.html with inline script and an OAuth redirect page: not served."""
     for name in ("index.html", "oauth2-redirect.html", "swagger-initializer.js", "../__init__.py",
                  "%2e%2e%2f__init__.py", "swagger-ui-bundle.js.map"):
-        assert httpx.get(f"{server.url}/static/swagger-ui/{name}").status_code == 404, name
+        assert httpx.get(f"{server.url}/static/swagger-ui/{name}", headers=webauth.BEARER).status_code == 404, name
 
 
 def test_no_page_allows_a_third_party_host(server: ServerThread) -> None:
     for path in ("/docs", "/settings/integrations", "/login", "/openapi.json", "/static/swagger-ui/swagger-ui.css"):
-        csp = httpx.get(server.url + path).headers["content-security-policy"]
+        csp = httpx.get(server.url + path, headers=webauth.BEARER).headers["content-security-policy"]
         assert not HOST_IN_CSP.search(csp), (path, csp)
         assert "'unsafe-inline'" not in csp and "'unsafe-eval'" not in csp, (path, csp)
 
@@ -74,7 +75,7 @@ def test_docs_page_renders_the_operations_in_chromium(page: Any, server: ServerT
     """Under the page's own CSP (the fixture fails on any console error, CSP violations included)."""
     loaded: list[str] = []
     page.on("request", lambda r: loaded.append(r.url))
-    page.goto(f"{server.url}/docs")
+    webauth.login(page, server.url, "/docs")
     ops = page.locator(".opblock")
     expect(ops.first).to_be_visible(timeout=15000)
     expect(page.locator(".opblock-summary-path", has_text="/api/v1/integrations/{plugin_id}/test").first

@@ -19,9 +19,9 @@ from devtrack.credentials import CredentialStore
 from devtrack.integrations.manager import IntegrationManager
 from devtrack.redact import mask
 from devtrack.sandbox import Sandbox
-from devtrack.web import create_app
 from devtrack.web.server import ServerThread
 
+from .. import webauth
 from .browser import browser, page  # noqa: F401 (fixtures)
 from .test_browser import shot
 
@@ -40,7 +40,7 @@ def sandbox_server(vercel_sandbox: Sandbox, tmp_path: Path,
     for key, value in vercel_sandbox.env().items():
         monkeypatch.setenv(key, value)
     manager = IntegrationManager(CredentialStore(tmp_path / "credentials.json"), environ=vercel_sandbox.env())
-    with ServerThread(create_app(manager)) as srv:
+    with ServerThread(webauth.app(manager)) as srv:
         yield srv, manager
 
 
@@ -48,7 +48,7 @@ def test_configure_vercel_through_the_form(page: Any, vercel_sandbox: Sandbox,  
                                            sandbox_server: tuple[ServerThread, IntegrationManager]) -> None:
     srv, manager = sandbox_server
     creds = vercel_sandbox.credentials()["vercel"]
-    page.goto(f"{srv.url}/settings/integrations/vercel")
+    webauth.login(page, srv.url, "/settings/integrations/vercel")
     page.get_by_label("Access token").fill(creds["token"])
     page.get_by_label("Team ID").fill(creds["team_id"])
     page.get_by_role("button", name="Save").click()
@@ -74,6 +74,7 @@ def test_configure_vercel_through_the_form(page: Any, vercel_sandbox: Sandbox,  
 def test_serve_sandbox_starts_and_stops_the_emulators(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("DEVTRACK_")}
     env["DEVTRACK_CREDENTIALS"] = str(tmp_path / "real-credentials.json")
+    env["DEVTRACK_ACCESS_TOKEN"] = webauth.TOKEN  # as a script sets it; serve keeps requiring it
     proc = subprocess.Popen([sys.executable, "-m", "devtrack.cli.app", "serve", "--sandbox", "--port", "0"],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
     try:
@@ -87,6 +88,8 @@ def test_serve_sandbox_starts_and_stops_the_emulators(tmp_path: Path) -> None:
                 break
         assert url, "no URL printed"
         with httpx.Client(base_url=url, timeout=30) as http:
+            assert http.get("/api/v1/integrations").status_code == 401
+            assert http.get(webauth.login_url(url)).status_code == 303  # a browser logging in
             listed = {p["id"]: p for p in http.get("/api/v1/integrations").json()}
             assert listed["vercel"]["configured"] is True  # the sandbox's own credentials
             csrf = http.get("/api/v1/session").json()["csrf_token"]

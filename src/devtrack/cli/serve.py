@@ -27,21 +27,34 @@ def serve(
     sandbox: Annotated[bool, typer.Option("--sandbox", help="Run against local emulators of every service.")] = False,
     token: Annotated[str | None, typer.Option(
         "--token", envvar="DEVTRACK_ACCESS_TOKEN", show_envvar=True,
-        help="Access token every request must carry (required off loopback).",
+        help="Access token every request must carry (default: the one devtrack keeps for you; set it off loopback).",
     )] = None,
     allow_host: Annotated[list[str] | None, typer.Option(
         "--allow-host", help="Extra Host name to accept, e.g. a LAN name (repeatable).",
     )] = None,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log every request.")] = False,
+    no_auth: Annotated[bool, typer.Option(
+        "--no-auth", help="Ask for no access token (loopback only; every local account gets in).",
+    )] = False,
+    print_token: Annotated[bool, typer.Option(
+        "--print-token", help="Print the access token alone (created on first use), for scripts, and exit.",
+    )] = False,
 ) -> None:
     """Serve the web app: Settings → Integrations, AI Providers and the JSON API."""
+    from . import serve_access
+
+    if print_token:
+        serve_access.print_token(token)
+        return
     from ..web.security import BindRefused, check_bind, default_allowed_hosts
     from ..web.server import bind_socket, make_server, url_of
 
     try:
-        check_bind(host, token)
+        if not no_auth:  # under --no-auth, resolve() says why a non-loopback bind is refused
+            check_bind(host, token)
     except BindRefused as exc:
         fail(str(exc), code=2)
+    access = serve_access.resolve(host, token, no_auth)
     with _sandboxed(sandbox) as manager:
         from ..integrations.manager import get_manager
         from ..web import create_app
@@ -49,7 +62,7 @@ def serve(
         manager = manager or get_manager()
         for problem in [*manager.registry.problems, *manager.store.warnings()]:
             warn(problem)
-        app = create_app(manager, access_token=token,
+        app = create_app(manager, access_token=access.value if access else None, no_auth=access is None,
                          allowed_hosts=default_allowed_hosts(host) + list(allow_host or []))
         try:
             sock = bind_socket(host, port)
@@ -58,8 +71,7 @@ def serve(
         server = make_server(app, log_level="info" if verbose else "warning", access_log=verbose)
         url = url_of(sock)
         say(markup("DevTrack is running at [bold]{}[/]", url) + (" (sandbox)" if sandbox else ""))
-        if token:
-            say("  every request needs the access token (log in at /login, or send Authorization: Bearer)")
+        serve_access.announce(url, access)
         say("  press Ctrl+C to stop")
         # uvicorn re-raises SIGTERM after its graceful shutdown; make that an exit that runs
         # our clean-up (stopping the sandbox) instead of killing the process on the spot.

@@ -28,16 +28,21 @@ def create_app(
     manager: IntegrationManager | None = None,
     *,
     access_token: str | None = None,
+    no_auth: bool = False,
     allowed_hosts: Iterable[str] | None = None,
     ai: AiProviders | None = None,
     ai_proxy: ASGIApp | None = None,
 ) -> FastAPI:
     """Build the web app.
 
-    ``allowed_hosts`` defaults to the loopback names; ``access_token`` makes every request
-    need the token; ``ai`` swaps the AI provider backend; ``ai_proxy`` is mounted at ``/ai``
-    (it must check its own token and refuse browser origins: the form CSRF rules skip it).
+    ``access_token`` is what every request must carry (``devtrack serve`` passes the user's,
+    see ``access``); without one, ``no_auth=True`` must say so: a forgotten token must not
+    mean an open server. ``allowed_hosts`` defaults to the loopback names; ``ai`` swaps the
+    AI provider backend; ``ai_proxy`` is mounted at ``/ai`` (it must check its own token and
+    refuse browser origins: the form CSRF rules skip it).
     """
+    if bool(access_token) == no_auth:
+        raise ValueError("create_app needs an access_token, or no_auth=True (and then no token)")
     manager = manager or get_manager()
     if ai_proxy is None:  # the AI proxy (devtrack.ai) checks its own token and refuses browser origins
         from ..ai.proxy import create_proxy_app
@@ -47,8 +52,9 @@ def create_app(
         title="DevTrack",
         version=__version__,
         description="Local API of DevTrack: the `devtrack integrations` commands over HTTP. "
-        "State-changing calls need `Origin` set to this server and an `X-CSRF-Token` from "
-        "`GET /api/v1/session` (or, when an access token is configured, `Authorization: Bearer`).",
+        "Every call needs the access token: `Authorization: Bearer $(devtrack serve --print-token)`, "
+        "or the login cookie of a browser, whose state-changing calls also need `Origin` set to "
+        "this server and an `X-CSRF-Token` from `GET /api/v1/session`.",
         docs_url=None,
         redoc_url=None,
         default_response_class=errors.SafeJSONResponse,

@@ -7,17 +7,26 @@ Every request, in order:
 
 1. **Host allow-list** — a page on ``evil.example`` whose DNS re-points to 127.0.0.1 (DNS
    rebinding) still sends ``Host: evil.example``; it is refused with 421.
-2. **Access token** (only when one is configured, which a non-loopback bind requires) —
-   ``Authorization: Bearer <token>`` or the login cookie; else 401 (pages redirect to /login).
-   The exempt prefixes (the ``/ai/`` proxy) skip it: an SDK has one key to send, and there it
-   is the proxy's own token, which the proxy checks on every request.
-3. **State-changing methods** — the ``Origin`` must be this server's own origin (or ``null``
+2. **Access token** (``devtrack serve`` always has one, loopback too: other accounts on the
+   machine reach 127.0.0.1 as well; see ``access``) — ``Authorization: Bearer <token>`` or the
+   login cookie; else 401 (pages redirect to /login). ``GET /login?token=…`` (the link
+   ``devtrack serve`` prints) sets the cookie and redirects, so the token leaves the address
+   bar at once. The exempt prefixes (the ``/ai/`` proxy) skip it: an SDK has one key to send,
+   and there it is the proxy's own token, which the proxy checks on every request.
+3. **Body size** — a declared ``Content-Length`` over the cap is answered 413 before a byte of
+   the body is read; a chunked body is counted while it is read, and 413 comes as soon as it
+   passes the cap. The cap is :data:`MAX_BODY_BYTES` (forms and the JSON API, whose largest
+   real body is a few KiB); under ``/ai/`` it is :data:`MAX_AI_BODY_BYTES` (prompts with
+   images), where the proxy counts the body itself. Other bodies are read whole here (so the
+   CSRF field of a form is found wherever it sits) and handed on whole. The server then
+   closes the connection once the client had time to read the 413 (``server.HeaderDeadline``).
+4. **State-changing methods** — the ``Origin`` must be this server's own origin (or ``null``
    with ``Sec-Fetch-Site: same-origin``, which is how browsers send our own form posts under
    ``Referrer-Policy: no-referrer``), and a CSRF
    token bound to the session cookie must come in ``X-CSRF-Token`` or a ``csrf_token`` form
    field. A request authenticated by a bearer token carries no ambient credential, so it
    needs no CSRF token (a foreign ``Origin`` is still refused).
-4. **Response headers** — strict CSP (no inline script or style), ``X-Frame-Options: DENY``,
+5. **Response headers** — strict CSP (no inline script or style), ``X-Frame-Options: DENY``,
    ``nosniff``, ``no-referrer``, ``no-store``; never any CORS header.
 """
 
@@ -33,6 +42,8 @@ from http.cookies import SimpleCookie
 from typing import Any
 from urllib.parse import parse_qs, quote
 
+from .. import redact
+
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]
@@ -47,8 +58,11 @@ SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 LOOPBACK_NAMES = ("127.0.0.1", "localhost", "::1")
 #: Paths reachable without the access token: the login form and what it needs to look right.
 PUBLIC_PREFIXES = ("/login", "/static/")
-#: Largest form body buffered to find the CSRF field (credential forms are tiny).
-MAX_FORM_BYTES = 64 * 1024
+#: Largest body of a form or JSON API call (credential forms and API bodies are a few KiB).
+MAX_BODY_BYTES = 1024 * 1024
+#: Largest body under ``/ai/``: prompts with images are large (the proxy's own limit, too).
+MAX_AI_BODY_BYTES = 32 * 1024 * 1024
+AI_PREFIX = "/ai/"
 
 #: One policy for every page, ``/docs`` too (Swagger UI is served from ``/static/swagger-ui/``):
 #: no third-party host anywhere, no inline script or style, no eval.
@@ -118,6 +132,7 @@ class Guard:
     def __init__(self, access_token: str | None = None) -> None:
         self.access_token = access_token or None
         self._key = secrets.token_bytes(32)
+        redact.register([self.access_token])  # e.g. uvicorn's access log of GET /login?token=…
 
     def csrf_token(self, session_id: str) -> str:
         """The token a page of this session must send back: an HMAC of the session id."""
@@ -201,6 +216,12 @@ class SecurityMiddleware:
             await _deny(send, 421, "host", "This host name is not allowed (DNS rebinding protection).", wants_json)
             return
 
+        if path == "/login" and method == "GET" and self.guard.access_token:
+            link_token = _query_value(scope, "token")
+            if link_token is not None:
+                await self._link_login(send, link_token, _query_value(scope, "next"), wants_json)
+                return
+
         bearer = _bearer(headers.get("authorization", ""))
         by_bearer = self.guard.check_token(bearer)
         if self.guard.access_token and not path.startswith(PUBLIC_PREFIXES + self.exempt_prefixes):
@@ -211,7 +232,17 @@ class SecurityMiddleware:
                     await _redirect(send, "/login?next=" + quote(path, safe="/"))
                 return
 
-        if method not in SAFE_METHODS and not path.startswith(self.exempt_prefixes):
+        cap = MAX_AI_BODY_BYTES if path.startswith(AI_PREFIX) else MAX_BODY_BYTES
+        declared = _declared_length(headers)
+        if declared is None:
+            await _deny(send, 400, "bad_request", "The Content-Length header is not a number.", wants_json)
+            return
+        if declared > cap:
+            await _too_large(send, cap, wants_json)
+            return
+
+        exempt = path.startswith(self.exempt_prefixes)
+        if method not in SAFE_METHODS and not exempt:
             origin = headers.get("origin")
             scheme = scope.get("scheme", "http")
             if origin is None and by_bearer:
@@ -219,12 +250,21 @@ class SecurityMiddleware:
             elif origin != f"{scheme}://{host}" and not _null_but_same_origin(origin, headers):
                 await _deny(send, 403, "origin", "Cross-origin request refused.", wants_json)
                 return
-            if not by_bearer:
+        if not exempt:  # the exempt sub-apps (the AI proxy) read and count their own bodies
+            try:
+                body = await _read_body(receive, cap)
+            except BodyTooLarge:
+                await _too_large(send, cap, wants_json)
+                return
+            except ClientGone:
+                return
+            receive = _replay(body, receive)
+            if method not in SAFE_METHODS and not by_bearer:
                 token = headers.get(CSRF_HEADER)
                 if token is None and headers.get("content-type", "").startswith(
                     "application/x-www-form-urlencoded"
                 ):
-                    token, receive = await _form_field(receive, CSRF_FIELD)
+                    token = _form_field(body, CSRF_FIELD)
                 if not self.guard.check_csrf(cookies.get(SESSION_COOKIE), token):
                     await _deny(
                         send, 403, "csrf",
@@ -232,6 +272,18 @@ class SecurityMiddleware:
                     )
                     return
         await self.app(scope, receive, send)
+
+    async def _link_login(self, send: Send, token: str, target: str | None, as_json: bool) -> None:
+        """``/login?token=…``: the cookie for a right token, then away from the URL holding it."""
+        if not self.guard.check_token(token):
+            await _deny(send, 401, "auth", "That access token is not right: open the link devtrack serve "
+                        "printed, or log in at /login.", as_json)
+            return
+        cookie = f"{AUTH_COOKIE}={self.guard.auth_cookie_value()}; Path=/; HttpOnly; SameSite=Strict"
+        await send({"type": "http.response.start", "status": 303, "headers": [
+            (b"location", safe_next(target).encode()), (b"content-length", b"0"),
+            (b"set-cookie", cookie.encode())]})
+        await send({"type": "http.response.body", "body": b""})
 
     @staticmethod
     def _with_headers(send: Send, path: str, new_session: str | None) -> Send:
@@ -271,23 +323,42 @@ def _bearer(value: str) -> str | None:
     return token.strip() or None
 
 
-async def _form_field(receive: Receive, name: str) -> tuple[str | None, Receive]:
-    """Read a urlencoded body to find one field, then hand the same body on downstream."""
+class BodyTooLarge(Exception):
+    """The body passed the cap while it was read."""
+
+
+class ClientGone(Exception):
+    """The client hung up before its body was complete."""
+
+
+def _declared_length(headers: dict[str, str]) -> int | None:
+    """The declared body size (0 when none is declared); ``None`` when it is not a number."""
+    value = headers.get("content-length")
+    if value is None:
+        return 0
+    value = value.strip()
+    return int(value) if value.isdigit() else None
+
+
+async def _read_body(receive: Receive, cap: int) -> bytes:
+    """The whole body, counted as it comes: :class:`BodyTooLarge` as soon as it passes ``cap``."""
     chunks: list[bytes] = []
     size = 0
-    more = True
-    while more:
+    while True:
         message = await receive()
         if message["type"] != "http.request":
-            break
+            raise ClientGone
         body = message.get("body", b"")
         size += len(body)
-        if size > MAX_FORM_BYTES:
-            break
+        if size > cap:
+            raise BodyTooLarge
         chunks.append(body)
-        more = message.get("more_body", False)
-    body = b"".join(chunks)
-    values = parse_qs(body.decode("latin-1"), keep_blank_values=True).get(name)
+        if not message.get("more_body", False):
+            return b"".join(chunks)
+
+
+def _replay(body: bytes, receive: Receive) -> Receive:
+    """A ``receive`` that hands on the body read here, whole, then whatever comes next (a hang-up)."""
     replayed = False
 
     async def replay() -> Message:
@@ -297,7 +368,32 @@ async def _form_field(receive: Receive, name: str) -> tuple[str | None, Receive]
             return {"type": "http.request", "body": body, "more_body": False}
         return await receive()
 
-    return (values[0] if values else None), replay
+    return replay
+
+
+def _form_field(body: bytes, name: str) -> str | None:
+    """One field of a urlencoded body."""
+    values = parse_qs(body.decode("latin-1"), keep_blank_values=True).get(name)
+    return values[0] if values else None
+
+
+def _query_value(scope: Scope, name: str) -> str | None:
+    values = parse_qs(scope.get("query_string", b"").decode("latin-1"), keep_blank_values=True).get(name)
+    return values[0] if values else None
+
+
+def safe_next(target: str | None) -> str:
+    """Where to go after logging in: a path on this server only (never ``//host`` or a URL)."""
+    if (not target or not target.startswith("/") or target.startswith("//") or "\\" in target
+            or not all(0x21 <= ord(c) <= 0x7E for c in target)):
+        return "/"
+    return target
+
+
+async def _too_large(send: Send, cap: int, as_json: bool) -> None:
+    await _deny(send, 413, "too_large",
+                f"The request body is larger than {cap // (1024 * 1024)} MiB, the most this server takes.",
+                as_json)
 
 
 async def _deny(send: Send, status: int, kind: str, message: str, as_json: bool) -> None:

@@ -2,19 +2,96 @@
 
 We bind the socket ourselves so the real port is known before serving (``--port 0`` picks a
 free one, and the printed URL is always the one that works).
+
+Slow clients: uvicorn limits the size of a request's headers (h11's incomplete-event limit)
+and closes idle keep-alive connections, but it has no deadline for the headers themselves: a
+connection that sends half a request line, or one byte every few seconds, is kept forever
+(slowloris). :class:`HeaderDeadline` closes a connection whose request headers are not
+complete :data:`HEADER_TIMEOUT` seconds after it opened or after its previous response.
+
+It also closes, :data:`DRAIN_TIMEOUT` seconds after the answer, a connection whose request
+body was refused before it was read (a 413): closing at once, with the body still arriving,
+makes the kernel reset the connection, and the client may lose the answer before reading it.
+Meanwhile what arrives is dropped unread (uvicorn does that once the answer is sent).
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import socket
 import threading
 import time
 from typing import Any
 
+import h11
+from uvicorn.protocols.http.h11_impl import H11Protocol
+
 from .. import redact
 
 DEFAULT_PORT = 8765
+#: Seconds a client has to send a request's headers (a browser or script sends them at once).
+HEADER_TIMEOUT = 10.0
+#: Seconds a connection stays open after a refused body's answer, for the client to read it.
+DRAIN_TIMEOUT = 2.0
+#: Largest request head (request line plus headers) in bytes; more is answered 400.
+MAX_HEAD_BYTES = 16 * 1024
+
+
+class HeaderDeadline(H11Protocol):
+    """uvicorn's h11 protocol, plus a deadline for each request's headers and for draining a
+    refused body. Each deadline runs from when its phase began: sending a byte now and then
+    does not move it."""
+
+    header_timeout: float = HEADER_TIMEOUT
+    drain_timeout: float = DRAIN_TIMEOUT
+    _deadline: asyncio.TimerHandle | None = None
+    _phase: str | None = None
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        super().connection_made(transport)
+        self._follow()
+
+    def data_received(self, data: bytes) -> None:
+        super().data_received(data)
+        self._follow()
+
+    def on_response_complete(self) -> None:
+        super().on_response_complete()
+        self._follow()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._set(None)
+        super().connection_lost(exc)
+
+    def _current(self) -> str | None:
+        """``head``: waiting for a request's headers; ``drain``: answered, the body still coming."""
+        if self.transport.is_closing():
+            return None
+        if self.conn.their_state is h11.IDLE:
+            return "head"
+        if self.conn.our_state in (h11.DONE, h11.MUST_CLOSE) and self.conn.their_state is h11.SEND_BODY:
+            return "drain"
+        return None  # the app has the request
+
+    def _follow(self) -> None:
+        phase = self._current()
+        if phase != self._phase:
+            self._set(phase)
+
+    def _set(self, phase: str | None) -> None:
+        if self._deadline is not None:
+            self._deadline.cancel()
+            self._deadline = None
+        self._phase = phase
+        if phase is not None:
+            seconds = self.header_timeout if phase == "head" else self.drain_timeout
+            self._deadline = self.loop.call_later(seconds, self._expire, phase)
+
+    def _expire(self, phase: str) -> None:
+        self._deadline = None
+        if self._current() == phase:
+            self.transport.close()
 
 
 def bind_socket(host: str, port: int) -> socket.socket:
@@ -38,13 +115,18 @@ def url_of(sock: socket.socket) -> str:
     return f"http://{shown}:{port}/"
 
 
-def make_server(app: Any, *, log_level: str = "warning", access_log: bool = False) -> Any:
-    """A uvicorn server that trusts no proxy headers and logs through the redactor."""
+def make_server(app: Any, *, log_level: str = "warning", access_log: bool = False,
+                header_timeout: float = HEADER_TIMEOUT, drain_timeout: float = DRAIN_TIMEOUT) -> Any:
+    """A uvicorn server that trusts no proxy headers, logs through the redactor and closes
+    connections that are slow to send their headers."""
     import uvicorn
 
+    protocol = type("HeaderDeadline", (HeaderDeadline,),
+                    {"header_timeout": header_timeout, "drain_timeout": drain_timeout})
     config = uvicorn.Config(
         app, log_level=log_level, access_log=access_log, proxy_headers=False,
-        server_header=False, date_header=False, lifespan="off",
+        server_header=False, date_header=False, lifespan="off", http=protocol,
+        h11_max_incomplete_event_size=MAX_HEAD_BYTES,
     )
     server = uvicorn.Server(config)
     for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
@@ -55,10 +137,12 @@ def make_server(app: Any, *, log_level: str = "warning", access_log: bool = Fals
 class ServerThread:
     """Serve ``app`` on a real loopback socket in a background thread: ``with ServerThread(app) as s: s.url``."""
 
-    def __init__(self, app: Any, host: str = "127.0.0.1", port: int = 0) -> None:
+    def __init__(self, app: Any, host: str = "127.0.0.1", port: int = 0,
+                 header_timeout: float = HEADER_TIMEOUT) -> None:
         self.app = app
         self.host = host
         self.port = port
+        self.header_timeout = header_timeout
         self.server: Any = None
         self.sock: socket.socket | None = None
         self.thread: threading.Thread | None = None
@@ -70,7 +154,7 @@ class ServerThread:
 
     def start(self) -> ServerThread:
         self.sock = bind_socket(self.host, self.port)
-        self.server = make_server(self.app)
+        self.server = make_server(self.app, header_timeout=self.header_timeout)
         self.thread = threading.Thread(target=self.server.run, kwargs={"sockets": [self.sock]}, daemon=True)
         self.thread.start()
         deadline = time.monotonic() + 15
