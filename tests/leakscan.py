@@ -5,8 +5,10 @@ DevTrack produced: every test's captured stdout, stderr and log lines, failure t
 of every ``devtrack`` subprocess, every response of the web app (recognised by its
 Content-Security-Policy header), every result the manager returned, and the store's files
 other than credential files. At the end it searches all of it for every secret registered with
-the redactor or handed out by the sandbox — plain, URL-encoded, base64 and inside Basic auth —
-and fails the session on a hit, printing a table that ``./dev reliability`` shows.
+the redactor or handed out by the sandbox — plain, URL-encoded, base64, inside Basic auth and
+escaped as an error message quotes it (``\\n``, JSON, ``b'…'``), with each piece of a secret a
+control character cuts — and fails the session on a hit, printing a table that
+``./dev reliability`` shows.
 """
 
 from __future__ import annotations
@@ -49,7 +51,12 @@ def allow(text: str) -> None:
 
 
 def _forms(secret: str) -> set[str]:
-    return {secret, quote(secret, safe=""), quote_plus(secret), base64.b64encode(secret.encode()).decode()}
+    """The spellings searched: the redactor's own (so a form it fails to mask is a leak found
+    here) and the plain encodings, kept here too so the scan never trusts the redactor alone."""
+    from devtrack.redact import encoded_forms
+
+    return encoded_forms(secret) | {secret, quote(secret, safe=""), quote_plus(secret),
+                                    base64.b64encode(secret.encode()).decode()}
 
 
 # ---------------------------------------------------------------------- collection hooks
@@ -183,9 +190,11 @@ def _store_files(base: Path) -> list[Path]:
 
 
 def scan() -> tuple[dict[str, tuple[int, int]], list[str], int]:
-    from devtrack.redact import redactor
+    from devtrack.redact import pieces, redactor
 
-    secrets = {s for s in set(redactor.secrets()) | EXTRA_SECRETS if len(s) >= MIN_LEN and len(set(s)) > 2}
+    given = set(redactor.secrets()) | EXTRA_SECRETS
+    given |= {p for s in EXTRA_SECRETS for p in pieces(s)}
+    secrets = {s for s in given if len(s) >= MIN_LEN and len(set(s)) > 2}
     forms = {f: s for s in secrets for f in _forms(s) if len(f) >= MIN_LEN}
     stats: dict[str, tuple[int, int]] = {}
     leaks: list[str] = []
@@ -212,7 +221,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
             except OSError:
                 pass
     stats, leaks, n_secrets = scan()
-    lines = ["leak scan", f"secrets searched: {n_secrets} (plain, URL-encoded, base64, Basic auth)"]
+    lines = ["leak scan", f"secrets searched: {n_secrets} (plain, URL-encoded, base64, Basic auth, escaped)"]
     lines.append(f"{'source':<18} {'texts':>7} {'bytes':>12}")
     for kind, (count, size) in stats.items():
         lines.append(f"{kind:<18} {count:>7} {size:>12}")

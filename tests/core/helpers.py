@@ -29,3 +29,22 @@ def assert_no_secret(texts: Iterable[str], secrets: Iterable[str]) -> None:
         for s in secrets:
             for form in {s, quote(s, safe=""), base64.b64encode(s.encode()).decode()}:
                 assert form not in text, f"secret leaked in output: {text[:300]!r}"
+
+
+def json_shape(value: object) -> object:
+    """A JSON document with every string replaced by one marker: keys, numbers, booleans and
+    null kept, to compare what redaction may and may not change."""
+    if isinstance(value, dict):
+        return {k: json_shape(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [json_shape(v) for v in value]
+    return "<str>" if isinstance(value, str) else value
+
+
+def json_strings(value: object) -> list[str]:
+    """Every string value of a JSON document (keys left out), in order."""
+    if isinstance(value, dict):
+        return [s for v in value.values() for s in json_strings(v)]
+    if isinstance(value, list):
+        return [s for v in value for s in json_strings(v)]
+    return [value] if isinstance(value, str) else []

@@ -1,8 +1,9 @@
-"""Fuzzing with hypothesis: credential validation and the git output parsers."""
+"""Fuzzing with hypothesis: credential validation, redaction of JSON, and the git output parsers."""
 
 from __future__ import annotations
 
 import asyncio
+import json
 import subprocess
 import tempfile
 from pathlib import Path
@@ -17,8 +18,9 @@ from devtrack.credentials import CredentialStore
 from devtrack.github.git import git_status
 from devtrack.integrations.manager import CredentialsInvalid, IntegrationManager
 from devtrack.integrations.registry import BUILTINS, default_registry
-from devtrack.redact import redactor
+from devtrack.redact import MASK, SHORT_SECRET_LENGTH, Redactor, redactor
 
+from ..core.helpers import json_shape, json_strings
 from .report import write
 
 @pytest.fixture(autouse=True, scope="module")
@@ -31,7 +33,8 @@ def _own_redactor() -> Iterator[None]:
     redactor.add(*saved)
 
 
-RESULTS: dict[str, list[int]] = {"credentials accepted": [0], "credentials refused": [0], "file names": [0]}
+RESULTS: dict[str, list[int]] = {"credentials accepted": [0], "credentials refused": [0], "file names": [0],
+                                 "documents": [0], "secrets": [0]}
 
 _registry = default_registry(include_entry_points=False)
 _fields = {pid: [f.key for f in _registry.get(pid).credentials_model.fields()] for pid in BUILTINS}
@@ -72,6 +75,40 @@ def test_credential_validation_never_crashes_and_refusal_stores_nothing(sub: tup
         assert manager.status(pid).configured
 
 
+# Secrets that look like JSON (keywords, numbers, keys, punctuation) and documents full of them.
+_WORDS = ["true", "false", "null", "test", "1234", "-1.5", "1e10", "ok", "id", "kind", "status", "message",
+          "test_result", "network", '", "', "{}", "a:b", "ab1\\", "\\u20", "\\u2022", "••••"]
+json_secrets = st.one_of(st.sampled_from(_WORDS), st.text(st.characters(blacklist_categories=("Cs",)),
+                                                          min_size=4, max_size=12))
+scalars = st.one_of(st.none(), st.booleans(), st.integers(-10**6, 10**6),
+                    st.floats(allow_nan=False, allow_infinity=False), st.sampled_from(_WORDS), text)
+keys = st.one_of(st.sampled_from(_WORDS), st.text(max_size=8))
+documents = st.recursive(scalars, lambda inner: st.one_of(st.lists(inner, max_size=4),
+                                                          st.dictionaries(keys, inner, max_size=4)), max_leaves=20)
+
+
+@settings(max_examples=300, deadline=None)
+@given(documents, st.lists(json_secrets, min_size=1, max_size=4), st.sampled_from([None, 2]), st.booleans())
+def test_redaction_never_breaks_json(doc: object, secrets: list[str], indent: int | None, ascii_only: bool) -> None:
+    """What ``--json`` and the web API print: valid, same keys and types, no secret as a value;
+    and JSON masked as plain text by short secrets alone stays valid with the same keys."""
+    red = Redactor()
+    red.add(*secrets)
+    RESULTS["documents"][0] += 1
+    RESULTS["secrets"][0] += len(secrets)
+    out = json.loads(red.dumps(doc, indent=indent, ensure_ascii=ascii_only))
+    assert json_shape(out) == json_shape(doc)
+    registered = set(red.secrets())
+    assert not registered & set(json_strings(out))
+    for s in (s for s in registered if len(s) >= SHORT_SECRET_LENGTH):
+        assert all(s not in v for v in json_strings(out))
+    short = Redactor()
+    short.add(*(s for s in secrets if len(s) < SHORT_SECRET_LENGTH))
+    as_text = json.loads(short(json.dumps(doc, indent=indent, ensure_ascii=ascii_only)))
+    assert json_shape(as_text) == json_shape(doc)
+    assert all(v == o or MASK in v for v, o in zip(json_strings(as_text), json_strings(doc)))
+
+
 # File names git can hold: no NUL or "/", not "." / ".." / ".git", at most 100 characters.
 names = st.text(st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00/"), min_size=1, max_size=100) \
     .filter(lambda n: n not in (".", "..") and n.lower() != ".git" and len(n.encode()) < 250)
@@ -98,4 +135,6 @@ def teardown_module() -> None:
         f"{RESULTS['credentials refused'][0]} refused with field errors and the file unchanged, 0 crashes",
         f"git file names round-tripped through `git status`: {RESULTS['file names'][0]} "
         "(spaces, newlines, quotes, control and non-ASCII characters)",
+        f"redaction of JSON: {RESULTS['documents'][0]} documents under {RESULTS['secrets'][0]} secrets "
+        "(true, null, 1234, keys, punctuation…): always valid, same keys and types, no secret as a value",
     ]))

@@ -1,6 +1,7 @@
 """Web safety, as one table: rebinding Host, cross-origin POST, missing CSRF, non-loopback bind,
-what ``/docs`` loads, a stored token that must not follow a changed base URL, and what a client
-of the AI proxy under ``/ai/`` cannot do with the keys."""
+what ``/docs`` loads, a stored token that must not follow a changed base URL, what a client
+of the AI proxy under ``/ai/`` cannot do with the keys, and secrets that must neither leak
+through an HTTP library's error nor break a JSON answer."""
 
 from __future__ import annotations
 
@@ -100,6 +101,51 @@ def _hang_up_row(tmp_path: Path) -> Row:
     return ("AI proxy: client hangs up, model silent", answer, took is not None and took < 2.0)
 
 
+def _redaction_rows(tmp_path: Path) -> list[Row]:
+    """Issue 13 I: a secret with a line break reaches no answer (env overrides are not checked
+    when saved), and short secrets never break the JSON."""
+    from devtrack.redact import encoded_forms, redactor
+
+    halves = ("vercel_tok_WEBLINEBREAK01", "SECONDHALFWEB234")
+    ai_halves = ("sk-proj-WEBLINEBREAK01", "AIKEYTAILWEB234")
+    rows: list[Row] = []
+    with Sandbox(["vercel", "openai"], seed=5) as box:
+        env = box.env() | {"DEVTRACK_VERCEL_TOKEN": "\n".join(halves), "OPENAI_API_KEY": "\n".join(ai_halves)}
+        m = IntegrationManager(store=CredentialStore(tmp_path / "linebreak.json"), environ=env)
+        with ServerThread(webauth.app(m)) as web, webauth.client(web.url) as http:
+            for case, path, secret in (
+                ("token with a line break from DEVTRACK_VERCEL_TOKEN", "/api/v1/integrations/vercel/test", halves),
+                ("AI key with a line break from OPENAI_API_KEY", "/api/v1/ai/providers/openai/test", ai_halves),
+            ):
+                r = http.post(path)
+                kind = r.json().get("kind") if r.status_code == 200 else str(r.status_code)
+                shown = [f for h in (*secret, "\n".join(secret)) for f in encoded_forms(h) if f in r.text]
+                sent = sum(len(box.emulator(s).requests) for s in ("vercel", "openai"))
+                rows.append((f"{case}: POST {path.rsplit('/', 2)[-2]} test",
+                             f"{kind}, {'secret shown' if shown else 'secret not shown'}, {sent} sent",
+                             kind == "config" and not shown and sent == 0))
+    saved = redactor.secrets()
+    try:
+        m = IntegrationManager(store=CredentialStore(tmp_path / "short.json"), environ={})
+        with ServerThread(webauth.app(m)) as web, webauth.client(web.url) as http:
+            before = http.get("/api/v1/integrations").json()
+            for secret in ("true", "null", "test"):
+                http.put("/api/v1/integrations/sentry/credentials", json={"values": {"token": secret, "org": "acme"}})
+            r = http.get("/api/v1/integrations")
+            try:
+                after = r.json()
+                same = [sorted(p) for p in after] == [sorted(p) for p in before] and all(
+                    isinstance(p["enabled"], bool) and isinstance(p["configured"], bool) for p in after)
+                answer = "valid JSON, keys and booleans kept" if same else "keys or booleans changed"
+            except ValueError:
+                same, answer = False, "broken JSON"
+            rows.append(("secrets true/null/test stored: GET /api/v1/integrations", answer, same))
+    finally:  # the short secrets would mask ordinary words in later tests of this process
+        redactor.clear()
+        redactor.add(*saved)
+    return rows
+
+
 def _cli_markup_row(tmp_path: Path) -> Row:
     """Issue 13 H: a stored value written as Rich markup is printed as text by the CLI, on a
     colour terminal too: no style, no live OSC 8 hyperlink, no crash after saving."""
@@ -187,6 +233,7 @@ def test_web_safety_cases(tmp_path: Path) -> None:
     rows += _access_and_limit_rows(tmp_path)
     rows.append(_cli_markup_row(tmp_path))
     rows += _proxy_rows(tmp_path)
+    rows += _redaction_rows(tmp_path)
     wc, wa = max(len(r[0]) for r in rows) + 1, max(len(r[1]) for r in rows) + 1
     table = ["web safety", f"{'case':<{wc}} {'answer':<{wa}} result"]
     table += [f"{case:<{wc}} {answer:<{wa}} {'PASS' if good else 'FAIL'}" for case, answer, good in rows]

@@ -8,7 +8,6 @@ What the consoles print is plain text unless DevTrack marked it as its own marku
 
 from __future__ import annotations
 
-import json
 import re
 import string
 import sys
@@ -99,7 +98,8 @@ def _default(obj: Any) -> Any:
 
 
 def to_json(data: Any) -> str:
-    return redact.redactor(json.dumps(data, indent=2, default=_default, ensure_ascii=False))
+    """``data`` as JSON, secrets masked by value: a short secret never touches keys or syntax."""
+    return redact.redactor.dumps(data, indent=2, default=_default, ensure_ascii=False)
 
 
 def emit_json(data: Any) -> None:

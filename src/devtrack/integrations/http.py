@@ -6,6 +6,10 @@ exponential backoff and full jitter on 429, 5xx and connection errors (honouring
 deadline), a status → result-kind table, a cap on response size, pagination helpers,
 ``DEVTRACK_<PLUGIN>_BASE_URL`` overrides, and redaction of every secret it sends.
 
+A header value no HTTP library can send (a token with a line break, a tab or a non-ASCII
+character) is refused here, before httpx sees it, as a ``config`` result that names the
+credential and not its value: httpx's own error would quote the whole header, token included.
+
 Imported lazily by plugins (it pulls in httpx).
 """
 
@@ -21,6 +25,7 @@ import re
 import ssl
 import threading
 import time
+import unicodedata
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
 from typing import Any, TypeVar
 
@@ -93,6 +98,39 @@ _HINTS: dict[ResultKind, str] = {
     ResultKind.CONFIG: "The service refused the request as malformed; check the settings.",
     ResultKind.INVALID_RESPONSE: "Check the base URL: a proxy or a login page may be answering instead.",
 }
+
+
+#: What the credential sent in each authentication header is called, to name it in a refusal.
+_HEADER_CREDENTIALS = {
+    "authorization": "token",
+    "x-api-key": "API key",
+    "x-goog-api-key": "API key",
+    "x-auth-key": "API key",
+    "helicone-auth": "Helicone API key",
+}
+
+
+def header_problem(value: str) -> str | None:
+    """Why ``value`` cannot be sent as an HTTP header value, said without quoting it.
+
+    Surrounding spaces and tabs do not count: they are stripped before sending.
+    """
+    for char in value.strip(" \t"):
+        if unicodedata.category(char) == "Cc":
+            name = {"\n": "a line break", "\r": "a line break", "\t": "a tab"}.get(char, "a control character")
+            return f"{name} (U+{ord(char):04X})"
+        if ord(char) > 0x7E:
+            return f"a non-ASCII character (U+{ord(char):04X})"
+    return None
+
+
+def _env_source(value: str) -> str | None:
+    """The environment variable a refused header value came from, if one holds it (its name only)."""
+    for key in sorted(os.environ, key=lambda k: (not k.startswith("DEVTRACK_"), k)):
+        held = os.environ[key].strip()
+        if len(held) >= redact.MIN_REDACT_LENGTH and held in value and header_problem(held):
+            return key
+    return None
 
 
 class HttpError(Exception):
@@ -236,11 +274,13 @@ class ServiceClient:
             redact.redactor.add_basic(*auth)
         hdrs = {"User-Agent": USER_AGENT, "Accept": "application/json", **(headers or {})}
         for name, value in hdrs.items():
-            if name.lower() in ("authorization", "x-api-key", "x-auth-key", "helicone-auth"):
+            if name.lower() in _HEADER_CREDENTIALS:
                 redact.register([value, value.split(" ", 1)[-1]])
+        #: Raised by every request: a header no library can send (left out of the client).
+        self._refused = next((e for e in (self._header_refusal(n, v) for n, v in hdrs.items()) if e), None)
         self._client = httpx.AsyncClient(
             base_url=self.base_url,
-            headers=hdrs,
+            headers={n: v.strip(" \t") for n, v in hdrs.items() if not header_problem(v)},
             auth=httpx.BasicAuth(*auth) if auth else None,
             timeout=httpx.Timeout(timeout, connect=connect_timeout),
             follow_redirects=False,
@@ -257,6 +297,22 @@ class ServiceClient:
         await self._client.aclose()
 
     # ------------------------------------------------------------------ core
+
+    def _header_refusal(self, name: str, value: str) -> HttpError | None:
+        """A ``config`` error naming the credential in header ``name`` if ``value`` cannot be sent."""
+        problem = header_problem(value)
+        if problem is None:
+            return None
+        what = _HEADER_CREDENTIALS.get(name.lower(), f"value of the {name} header")
+        source = _env_source(value)
+        if source and source.endswith("_KEY") and name.lower() == "authorization":
+            what = "API key"  # OPENAI_API_KEY: a key, though sent as a bearer token
+        origin = f" (from {source})" if source else ""
+        return HttpError(
+            ResultKind.CONFIG,
+            f"The {self.service} {what}{origin} contains {problem}, which cannot be sent in an HTTP header; "
+            "re-enter it without that character.",
+        )
 
     def _remaining(self) -> float | None:
         deadline = DEADLINE.get()
@@ -279,6 +335,12 @@ class ServiceClient:
 
         ``idempotent`` defaults to true for GET/HEAD; read-only POST queries pass ``True``.
         """
+        if self._refused is not None:  # a fresh error each time: no traceback piles up on one
+            raise HttpError(self._refused.kind, self._refused.message)
+        for name, value in (headers or {}).items():
+            if refusal := self._header_refusal(name, value):
+                raise refusal
+        headers = {n: v.strip(" \t") for n, v in headers.items()} if headers else None
         retryable = idempotent if idempotent is not None else method.upper() in ("GET", "HEAD", "OPTIONS")
         clean_params = {k: v for k, v in (params or {}).items() if v is not None}
         where = f"{method.upper()} {path}"

@@ -510,11 +510,9 @@ def _consume(task: asyncio.Future[Any]) -> None:
 
 
 def _scrub(model: Any) -> Any:
-    """Mask any registered secret a plugin let slip into a result's text."""
-    dumped = model.model_dump_json()
-    if redact.redactor.contains_secret(dumped):
-        return type(model).model_validate_json(redact.redactor(dumped))
-    return model
+    """Mask any registered secret a plugin let slip into a result's text (by value: masking
+    the serialised JSON let a short secret rename a field and break the result)."""
+    return redact.scrub_model(model)
 
 
 # ---------------------------------------------------------------------- the default

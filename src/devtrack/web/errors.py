@@ -6,7 +6,6 @@ renders: a last line of defence behind the manager's own masking.
 
 from __future__ import annotations
 
-import json
 import logging
 from typing import Any
 
@@ -25,11 +24,15 @@ log = logging.getLogger(__name__)
 
 
 class SafeJSONResponse(JSONResponse):
-    """JSON with every registered secret masked, whatever a handler put in it."""
+    """JSON with every registered secret masked, whatever a handler put in it.
+
+    Masked by value (:meth:`~devtrack.redact.Redactor.dumps`), never in the serialised text, so
+    a short secret such as ``true`` cannot rename a key or break the JSON.
+    """
 
     def render(self, content: Any) -> bytes:
-        text = json.dumps(content, ensure_ascii=False, allow_nan=False, separators=(",", ":"), default=str)
-        return redact.redactor(text).encode("utf-8")
+        text = redact.redactor.dumps(content, ensure_ascii=False, allow_nan=False, separators=(",", ":"), default=str)
+        return text.encode("utf-8")
 
 
 def error_response(request: Request, status: int, kind: str, message: str, **extra: Any) -> Response:
