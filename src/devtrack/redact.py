@@ -234,8 +234,11 @@ def _is_syntax(m: re.Match[str]) -> bool:
             end += 1
     if not _JSON_LITERAL_RE.fullmatch(text, start, end):
         return False
-    left, right = text[:start].rstrip(), text[end:].lstrip()
-    return (not left or left[-1] in ":[,") and (not right or right[0] in ",}]")
+    while start and text[start - 1].isspace():  # walked, not sliced: a log holds many matches
+        start -= 1
+    while end < len(text) and text[end].isspace():
+        end += 1
+    return (not start or text[start - 1] in ":[,") and (end == len(text) or text[end] in ",}]")
 
 
 #: The process-wide redactor every layer registers with.
