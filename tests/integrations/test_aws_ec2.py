@@ -42,7 +42,9 @@ async def test_identity_and_instances(sb: Sandbox, sandbox_manager: IntegrationM
     assert {i.id for i in data.records.instances} == set(emu.instance_ids)
     states = {i.state for i in data.records.instances}
     assert {"running", "stopped"} <= states
-    assert all(i.type and i.region == "us-east-1" for i in data.records.instances)
+    # The sandbox connection follows two regions: each instance carries the one it lives in.
+    assert all(i.type and i.region == emu.instance_region[i.id] for i in data.records.instances)
+    assert {i.region for i in data.records.instances} == {"us-east-1", "eu-west-1"}
     assert any(i.name for i in data.records.instances)
     # The sandbox's impaired instance fails its status checks: health is degraded, with a warning.
     assert emu.impaired and {i.id for i in data.records.instances if i.health == "impaired"} == emu.impaired
@@ -91,11 +93,12 @@ def test_pagination_over_three_pages(monkeypatch: pytest.MonkeyPatch, tmp_path: 
     from devtrack.integrations.plugins import aws_ec2
 
     monkeypatch.setattr(aws_ec2, "PAGE_SIZE", 5)
-    with Sandbox(["aws-ec2"], seed=7, scale={"aws_instances": 13}) as big:
+    with Sandbox(["aws-ec2"], seed=7, scale={"aws_instances": 13, "aws_second_region_instances": 0}) as big:
         for key, value in big.env().items():
             monkeypatch.setenv(key, value)
         store = CredentialStore(big.write_credentials(Path(str(tmp_path)) / "c.json"))
         manager = IntegrationManager(store=store)
+        manager.unset("aws-ec2", ["regions"])  # paging is per region: one region's pages, in order
         data = asyncio.run(manager.fetch("aws-ec2"))
         assert data.error is None, data.error
         emu = big.emulator("aws-ec2")

@@ -43,7 +43,7 @@ def instances(pages: list[dict[str, object]]) -> list[dict[str, object]]:
 def test_credentials_and_env(box: Sandbox, aws: AwsEc2Emulator) -> None:
     creds = box.credentials()["aws-ec2"]
     assert creds == {"access_key_id": aws.access_key_id, "secret_access_key": aws.secret_access_key,
-                     "region": REGION}
+                     "region": REGION, "regions": "us-east-1,eu-west-1"}
     assert box.env() == {"DEVTRACK_AWS_EC2_BASE_URL": aws.url}
 
 
@@ -109,6 +109,6 @@ def test_two_emulators_do_not_share_instances(aws: AwsEc2Emulator) -> None:
     other.serve()
     try:
         ids = [i["InstanceId"] for i in instances([other.client().describe_instances()])]
-        assert ids == other.instance_ids and not set(ids) & set(aws.instance_ids)
+        assert ids == other.ids_in(REGION) and not set(ids) & set(aws.instance_ids)
     finally:
         other.stop()

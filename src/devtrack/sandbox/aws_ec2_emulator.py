@@ -7,8 +7,13 @@ access-key checks (an unknown key gets ``AuthFailure`` from EC2 and ``InvalidCli
 from STS; the read-only key gets ``UnauthorizedOperation`` on ``DescribeInstances``, also with
 ``DryRun``), and an account of its own per emulator (moto's ``x-moto-account-id``), so two
 sandboxes in one process never see each other's instances. Seeded through boto3 with named
-instances in every state; ``aws_instances`` scales them (one reservation each, so
-``MaxResults`` pages by instance).
+instances in every state in ``REGION`` (``aws_instances`` scales them; one reservation each, so
+``MaxResults`` pages by instance) and a few running ones in ``SECOND_REGION``
+(``aws_second_region_instances``); the sandbox connection follows both.
+
+moto takes the region from the request's SigV4 signing scope, as AWS takes it from the host,
+so one endpoint serves every region; the proxy reads the same scope for :meth:`fault_region`,
+a fault for one region only.
 """
 
 from __future__ import annotations
@@ -24,9 +29,16 @@ from urllib.parse import parse_qs
 from starlette.responses import Response
 
 from .emulator import LOOPBACK, Emulator, env_base_url_key
+from .faults import Fault, FaultSet
 from .server import EmulatorServer
 
 REGION = "us-east-1"
+#: The second region seeded, so the sandbox shows a connection that follows several.
+SECOND_REGION = "eu-west-1"
+REGIONS = (REGION, SECOND_REGION)
+#: What a fault for one region can do (the proxy answers in place of moto; the socket-level
+#: faults need the server's own fault set).
+REGION_FAULTS = ("status", "latency", "malformed")
 #: The first states seeded, so even a small sandbox shows each; later instances mostly run.
 STATES = ("running", "stopped", "pending", "terminated", "stopping", "shutting-down", "running", "running")
 STATE_CODES = {"pending": 0, "running": 16, "shutting-down": 32, "terminated": 48, "stopping": 64, "stopped": 80}
@@ -46,7 +58,7 @@ def _xml_escape(text: str) -> str:
 class AwsEc2Emulator(Emulator):
     service = "aws-ec2"
     plugin_ids = ("aws-ec2",)
-    default_scale = {"aws_instances": 8}
+    default_scale = {"aws_instances": 8, "aws_second_region_instances": 3}
 
     def seed_data(self) -> None:
         self.access_key_id = "AKIA" + "".join(self.rng.choice("ABCDEFGHIJKLMNOPQRSTUVWXYZ234567") for _ in range(16))
@@ -56,7 +68,11 @@ class AwsEc2Emulator(Emulator):
         self.readonly_secret = self.token("", 40)
         # not from the seed: two emulators in one process must not share moto's account
         self.account_id = str(random.SystemRandom().randrange(10**11, 10**12))
+        #: Every seeded instance, those of REGION first; ``instance_region`` says where each is.
         self.instance_ids: list[str] = []
+        self.instance_region: dict[str, str] = {}
+        #: Faults keyed by region (route ``/<region>``), consulted by the proxy: see fault_region.
+        self.region_faults = FaultSet("aws-ec2 regions")
         #: Instances whose status checks fail (moto cannot fail them itself).
         self.impaired: set[str] = set()
         self.moto: Any = None
@@ -79,12 +95,44 @@ class AwsEc2Emulator(Emulator):
 
     def credentials(self, url: str) -> dict[str, dict[str, str]]:
         return {"aws-ec2": {"access_key_id": self.access_key_id, "secret_access_key": self.secret_access_key,
-                            "region": REGION}}
+                            "region": REGION, "regions": ",".join(REGIONS)}}
 
     def env(self, url: str) -> dict[str, str]:
         return {env_base_url_key("aws-ec2"): url}
 
     # ------------------------------------------------------------------ the proxy
+
+    def ids_in(self, region: str) -> list[str]:
+        """The seeded instances of one region."""
+        return [i for i in self.instance_ids if self.instance_region[i] == region]
+
+    def fault_region(self, region: str, **spec: Any) -> Fault:
+        """Arm a fault for the requests signed for ``region`` only, e.g. ``fault_region("eu-west-1", status=500)``.
+
+        Only ``status`` (EC2's error envelope), ``latency`` and ``malformed``: the proxy answers
+        instead of moto, above the socket the server's own faults work on.
+        """
+        fault = Fault(route=f"/{region}", **spec)
+        if fault.kind not in REGION_FAULTS:
+            raise ValueError(f"a region fault can be one of {', '.join(REGION_FAULTS)}, not {fault.kind}")
+        return self.region_faults.add(fault=fault)
+
+    async def _region_fault(self, method: str, region: str) -> Response | None:
+        """The answer of a fault armed for this region, after its latency; ``None`` when none fires."""
+        fault = self.region_faults.take(method, f"/{region}")
+        if fault is None:
+            return None
+        if fault.latency:
+            await asyncio.sleep(fault.latency)
+        if fault.malformed:
+            return Response(b"<Response><Errors><Error><Code>Unterminated", fault.status or 200, media_type="text/xml")
+        if fault.status is not None:
+            return self.error(fault.status, f"Injected fault for {region}")
+        return None
+
+    def on_reset(self) -> None:
+        super().on_reset()
+        self.region_faults.clear()
 
     def denial(self, headers: dict[str, str], body: bytes, query: str) -> Response | None:
         """The error AWS gives this caller, or ``None`` when the request may reach moto."""
@@ -128,6 +176,9 @@ class AwsEc2Emulator(Emulator):
             headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
             query = scope["query_string"].decode("latin-1")
             denied = self.denial(headers, body, query)
+            if denied is None:
+                match = CREDENTIAL_RE.search(headers.get("authorization", ""))
+                denied = await self._region_fault(scope["method"], match.group(2) if match else REGION)
             if denied is not None:
                 await denied(scope, receive, send)
                 return
@@ -182,13 +233,13 @@ class AwsEc2Emulator(Emulator):
             self.moto.stop()
             self.moto = None
 
-    def client(self, service: str = "ec2", readonly: bool = False) -> Any:
+    def client(self, service: str = "ec2", readonly: bool = False, region: str = REGION) -> Any:
         """A boto3 client for this emulator (seeding, tests)."""
         import boto3
 
         key, secret = ((self.readonly_key_id, self.readonly_secret) if readonly
                        else (self.access_key_id, self.secret_access_key))
-        return boto3.client(service, region_name=REGION, endpoint_url=self.url,
+        return boto3.client(service, region_name=region, endpoint_url=self.url,
                             aws_access_key_id=key, aws_secret_access_key=secret)
 
     def _seed_instances(self) -> None:
@@ -207,6 +258,7 @@ class AwsEc2Emulator(Emulator):
                     {"Key": "Name", "Value": name}, {"Key": "env", "Value": self.rng.choice(("prod", "staging"))}]}],
             )
             self.instance_ids.append(resp["Instances"][0]["InstanceId"])
+            self.instance_region[self.instance_ids[-1]] = REGION
             wanted.append(state)
         by_state: dict[str, list[str]] = {}
         for iid, state in zip(self.instance_ids, wanted):
@@ -222,6 +274,25 @@ class AwsEc2Emulator(Emulator):
         for state in ("pending", "stopping", "shutting-down"):  # transient states moto never holds
             for iid in by_state.get(state, []):
                 backend.get_instance(iid)._state = InstanceState(state, STATE_CODES[state])
+        self._seed_second_region(image)
+
+    def _seed_second_region(self, image: str) -> None:
+        """A few instances in SECOND_REGION, running but the last (stopped); none impaired."""
+        count = self.scale["aws_second_region_instances"]
+        if not count:
+            return
+        ec2 = self.client(region=SECOND_REGION)
+        resp = ec2.run_instances(
+            ImageId=image, MinCount=count, MaxCount=count, InstanceType=self.rng.choice(TYPES),
+            TagSpecifications=[{"ResourceType": "instance", "Tags": [{"Key": "env", "Value": "prod"}]}],
+        )
+        ids = [i["InstanceId"] for i in resp["Instances"]]
+        for n, iid in enumerate(ids):
+            ec2.create_tags(Resources=[iid], Tags=[{"Key": "Name", "Value": f"{ROLES[n % len(ROLES)]}-eu-{n + 1:02d}"}])
+            self.instance_region[iid] = SECOND_REGION
+        self.instance_ids.extend(ids)
+        if count >= 2:
+            ec2.stop_instances(InstanceIds=ids[-1:])
 
     def actions(self) -> list[str]:
         """The ``Action`` of every recorded request, in order (the query API's operation names)."""

@@ -4,19 +4,24 @@ boto3 is synchronous and heavy, so it is imported only inside the calls and run 
 thread, off the event loop. The original app made no network call at all here; this one asks
 STS who the credentials belong to, then asks EC2 with ``DryRun`` whether they may describe
 instances, so "wrong key" and "missing permission" get different answers.
+
+One connection can follow several regions (``regions``, or ``all`` for every region the
+account has enabled): they are asked concurrently, each instance carries its region, and a
+region that fails only degrades the answer while the others still show.
 """
 
 from __future__ import annotations
 
 import asyncio
 import random
+import re
 import threading
 import time
 from collections import Counter
 from datetime import datetime
 from typing import Any
 
-from pydantic import SecretStr
+from pydantic import SecretStr, field_validator
 
 from ... import redact
 from ..contract import (
@@ -64,7 +69,14 @@ class AwsEc2Credentials(Credentials):
         help="Only for temporary credentials (ASIA… keys).",
     )
     region: str | None = field(
-        label="Region", kind=FieldKind.REGION, placeholder="us-east-1",
+        label="Region", kind=FieldKind.REGION, required=False, placeholder="us-east-1",
+        help="The region to follow; required unless Regions is set.",
+    )
+    regions: str | None = field(
+        label="Regions", kind=FieldKind.TEXT, required=False, placeholder="us-east-1, eu-west-1  or  all",
+        help=("Several regions, comma-separated, or all (every region the account has enabled, "
+              "from ec2:DescribeRegions). When set it wins over Region, which then only says where "
+              "STS and DescribeRegions are asked (default: the first listed region, or us-east-1)."),
     )
     profile: str | None = field(
         label="Profile", kind=FieldKind.TEXT, required=False,
@@ -75,16 +87,59 @@ class AwsEc2Credentials(Credentials):
         placeholder="i-0123…, i-0456…", help="Comma-separated; blank for every instance.",
     )
 
+    @field_validator("regions", mode="after")
+    @classmethod
+    def _check_regions(cls, value: str | None) -> str | None:
+        """``all``, or region names: a typo is refused when saved, not met at every fetch."""
+        if value is None or value.strip().lower() == ALL:
+            return value
+        bad = [r for r in _split(value) if not REGION_RE.fullmatch(r)]
+        if bad:
+            raise ValueError(f"{bad[0]!r} is not a region name: give names like us-east-1, eu-west-1 "
+                             f"(comma-separated), or {ALL}")
+        return value
+
     def missing(self) -> list[str]:
-        """A region, and either a key pair or a profile."""
-        out = [] if self.value("region") else ["region"]
+        """A region (or regions), and either a key pair or a profile."""
+        out = [] if self.value("region") or self.value("regions") else ["region"]
         if not self.value("profile"):
             out += [k for k in ("access_key_id", "secret_access_key") if not self.value(k)]
         return out
 
     def ids(self) -> list[str]:
-        raw = self.value("instance_ids") or ""
-        return [i.strip() for i in raw.replace(" ", ",").split(",") if i.strip()]
+        return _split(self.value("instance_ids") or "")
+
+    def follows_all(self) -> bool:
+        return (self.value("regions") or "").strip().lower() == ALL
+
+    def listed_regions(self) -> list[str]:
+        """The regions named (``regions`` wins over ``region``); empty for ``all``."""
+        if self.follows_all():
+            return []
+        listed = list(dict.fromkeys(_split((self.value("regions") or "").lower())))
+        return listed or [r for r in [self.value("region")] if r]
+
+    def home_region(self) -> str:
+        """Where STS and DescribeRegions are asked: ``region``, else the first listed, else us-east-1."""
+        return self.value("region") or next(iter(self.listed_regions()), HOME_DEFAULT)
+
+    def several(self) -> bool:
+        """Whether this connection follows more than one region (or ``all``)."""
+        return self.follows_all() or len(self.listed_regions()) > 1
+
+
+ALL = "all"
+HOME_DEFAULT = "us-east-1"
+#: us-east-1, eu-central-2, us-gov-west-1, cn-north-1, ap-southeast-5 …
+REGION_RE = re.compile(r"[a-z]{2}(-[a-z]+)+-\d{1,2}")
+#: Regions DescribeRegions lists that the account can use (the others need opting in first).
+_ENABLED = {"opt-in-not-required", "opted-in"}
+#: Seconds kept back from the deadline to report the regions that did not answer in time.
+_REGION_MARGIN = 0.5
+
+
+def _split(raw: str) -> list[str]:
+    return [i.strip() for i in raw.replace(" ", ",").split(",") if i.strip()]
 
 
 _LAST = threading.local()
@@ -138,21 +193,21 @@ class AwsEc2Integration(Integration):
 
     # ------------------------------------------------------------------ boto3 plumbing
 
-    def _clients(self, creds: AwsEc2Credentials) -> tuple[Any, Any]:
-        """STS and EC2 clients for these credentials, built once (building one costs ~0.3 s)."""
+    def _client(self, creds: AwsEc2Credentials, service: str, region: str) -> Any:
+        """A ``service`` client for these credentials in ``region``, built once (one costs ~0.05-0.3 s)."""
         from ..http import base_url_for
 
         key = (creds.value("access_key_id"), creds.value("secret_access_key"), creds.value("session_token"),
-               creds.value("profile"), creds.value("region"), base_url_for(self.id, "https://ec2.amazonaws.com"))
+               creds.value("profile"), service, region, base_url_for(self.id, "https://ec2.amazonaws.com"))
         with _CLIENTS_LOCK:
             cached = self.__dict__.setdefault("_client_cache", {}).get(key)
         if cached is None:
-            cached = self._build_clients(creds)
+            cached = self._build_client(creds, service, region)
             with _CLIENTS_LOCK:
                 self._client_cache[key] = cached
         return cached
 
-    def _build_clients(self, creds: AwsEc2Credentials) -> tuple[Any, Any]:
+    def _build_client(self, creds: AwsEc2Credentials, service: str, region: str) -> Any:
         from botocore.config import Config
 
         from ..http import base_url_for
@@ -170,9 +225,10 @@ class AwsEc2Integration(Integration):
             user_agent_extra="devtrack",
         )
         # Keys go to the client, not the session, so that one session (and its parsed
-        # service models) serves every key pair; a profile brings its own keys.
+        # service models) serves every key pair; a profile brings its own keys. An endpoint
+        # override serves every region: the region still signs each request (SigV4 scope).
         kwargs: dict[str, Any] = {
-            "region_name": creds.value("region"),
+            "region_name": region,
             "endpoint_url": None if endpoint == "https://ec2.amazonaws.com" else endpoint,
             "config": config,
         }
@@ -180,11 +236,56 @@ class AwsEc2Integration(Integration):
             kwargs.update(aws_access_key_id=creds.value("access_key_id"), aws_secret_access_key=secret,
                           aws_session_token=token)
         with _SESSIONS_LOCK:
-            session = _session(profile)
-            clients = (session.client("sts", **kwargs), session.client("ec2", **kwargs))
-        for client in clients:
-            client.meta.events.register("before-parse", _remember_answer)
-        return clients
+            client = _session(profile).client(service, **kwargs)
+        client.meta.events.register("before-parse", _remember_answer)
+        return client
+
+    def _home(self, creds: AwsEc2Credentials) -> tuple[Any, Any]:
+        """STS and EC2 clients of the home region (both built in one worker thread)."""
+        region = creds.home_region()
+        return self._client(creds, "sts", region), self._client(creds, "ec2", region)
+
+    async def _regions(self, creds: AwsEc2Credentials, home_ec2: Any) -> list[str]:
+        """The regions to follow: those listed, or for ``all`` every enabled one (DescribeRegions)."""
+        if not creds.follows_all():
+            return creds.listed_regions()
+
+        def enabled() -> list[str]:
+            answer = home_ec2.describe_regions()
+            return sorted(r["RegionName"] for r in answer.get("Regions", [])
+                          if r.get("OptInStatus", "opt-in-not-required") in _ENABLED and r.get("RegionName"))
+
+        regions: list[str] = await self._call(enabled)
+        if not regions:
+            raise AwsError(ConnectionResult.failure(
+                ResultKind.INVALID_RESPONSE, "DescribeRegions named no enabled region."))
+        return regions
+
+    async def _per_region(self, regions: list[str], work: Any) -> dict[str, Any]:
+        """``await work(region)`` for every region at once; an :class:`AwsError` per region that failed.
+
+        Bounded by the deadline (less a margin): a region still unanswered then is reported as
+        timed out, so the regions that did answer are not lost with it.
+        """
+        tasks = {region: asyncio.ensure_future(work(region)) for region in regions}
+        bounded = len(regions) > 1 and DEADLINE.get() is not None  # one region: the manager's deadline
+        try:
+            _, pending = await asyncio.wait(
+                tasks.values(), timeout=max(0.05, _remaining() - _REGION_MARGIN) if bounded else None)
+        finally:
+            for task in tasks.values():
+                task.cancel()  # no-op for the finished; the rest unwind (their threads end on their own)
+        out: dict[str, Any] = {}
+        for region, task in tasks.items():
+            if task in pending:
+                out[region] = AwsError(ConnectionResult.failure(ResultKind.TIMEOUT, "AWS did not answer in time."))
+            elif isinstance(task.exception(), AwsError):
+                out[region] = task.exception()
+            elif task.exception() is not None:
+                raise task.exception()  # type: ignore[misc]  # a defect, not AWS: the manager reports it
+            else:
+                out[region] = task.result()
+        return out
 
     async def _call(self, fn: Any, *args: Any) -> Any:
         """Run a boto3 call in a thread, turning every failure into :class:`AwsError`.
@@ -219,32 +320,54 @@ class AwsEc2Integration(Integration):
 
     async def test_connection(self, creds: Credentials) -> ConnectionResult:
         assert isinstance(creds, AwsEc2Credentials)
+        ids = [] if creds.several() else creds.ids()  # an id lives in one region only
         try:
-            sts, ec2 = await self._call(self._clients, creds)
+            sts, ec2 = await self._call(self._home, creds)
+
+            async def allowed_in(region: str) -> bool:
+                client = ec2 if region == creds.home_region() else await self._call(self._client, creds, "ec2", region)
+                return bool(await self._call(self._dry_run, client, ids))
+
+            async def regions_allowed() -> dict[str, Any]:
+                return await self._per_region(await self._regions(creds, ec2), allowed_in)
+
             # Independent questions, asked together; who the key is wins if both fail.
             ident_or_err, allowed_or_err = await asyncio.gather(
-                self._call(lambda: sts.get_caller_identity()),
-                self._call(self._dry_run, ec2, creds.ids()),
-                return_exceptions=True,
+                self._call(lambda: sts.get_caller_identity()), regions_allowed(), return_exceptions=True,
             )
             for outcome in (ident_or_err, allowed_or_err):
                 if isinstance(outcome, BaseException):
                     raise outcome
             ident, allowed = ident_or_err, allowed_or_err
-            details = {"account": ident.get("Account"), "arn": ident.get("Arn"), "region": creds.value("region")}
         except AwsError as exc:
             return exc.result
-        if not allowed:
+        regions = list(allowed)
+        shown = ", ".join(regions) if len(regions) <= 4 else f"{len(regions)} regions"
+        details: dict[str, Any] = {"account": ident.get("Account"), "arn": ident.get("Arn"),
+                                   "region": creds.home_region() if creds.several() else regions[0]}
+        if creds.several():
+            details["regions"] = regions
+        failed = {r: o.result for r, o in allowed.items() if isinstance(o, AwsError)}
+        if failed:
+            region, result = next(iter(failed.items()))
+            if not creds.several():
+                return result
+            return result.model_copy(update={
+                "message": f"{region}: {result.message}" + (f" (and {len(failed) - 1} more region(s) failed)"
+                                                            if len(failed) > 1 else ""),
+                "details": {**result.details, **details, "failed_regions": {r: str(x.kind) for r, x in failed.items()}},
+            })
+        denied = [r for r, ok in allowed.items() if not ok]
+        if denied:
             return ConnectionResult.failure(
                 ResultKind.PERMISSION,
                 f"The key belongs to {details['arn']}, but it may not call ec2:DescribeInstances "
-                f"in {creds.value('region')}. Attach a policy allowing ec2:DescribeInstances and "
+                f"in {', '.join(denied)}. Attach a policy allowing ec2:DescribeInstances and "
                 "ec2:DescribeInstanceStatus (e.g. ReadOnlyAccess).",
                 **details,
             )
         return ConnectionResult.success(
-            f"Connected as {details['arn']} (account {details['account']}) in {creds.value('region')}.",
-            **details,
+            f"Connected as {details['arn']} (account {details['account']}) in {shown}.", **details,
         )
 
     @staticmethod
@@ -268,25 +391,58 @@ class AwsEc2Integration(Integration):
 
     async def get_data(self, creds: Credentials) -> IntegrationData:
         assert isinstance(creds, AwsEc2Credentials)
+        several = creds.several()
+        ids = creds.ids()
+
+        async def fetch(region: str) -> list[Instance]:
+            ec2 = await self._call(self._client, creds, "ec2", region)
+            if several:  # by filter: the ids another region holds are not an error here
+                instances = await self._call(self._instances, ec2, [], ids)
+                found = [raw["InstanceId"] for raw in instances]
+                statuses = await self._call(self._statuses, ec2, found if ids else []) if found or not ids else {}
+            else:
+                instances, statuses = await asyncio.gather(
+                    self._call(self._instances, ec2, ids), self._call(self._statuses, ec2, ids))
+            return [_instance(raw, region, statuses.get(raw["InstanceId"])) for raw in instances]
+
         try:
-            _, ec2 = await self._call(self._clients, creds)
-            ids = creds.ids()
-            instances, statuses = await asyncio.gather(
-                self._call(self._instances, ec2, ids), self._call(self._statuses, ec2, ids)
-            )
+            _, home_ec2 = await self._call(self._home, creds)
+            by_region = await self._per_region(await self._regions(creds, home_ec2), fetch)
         except AwsError as exc:
             return IntegrationData.failed(exc.result)
-        region = creds.value("region")
-        records = [_instance(raw, region, statuses.get(raw["InstanceId"])) for raw in instances]
-        return IntegrationData(
-            health=_health(records),
-            events=_events(records),
-            records=Records(instances=records),
-        )
+        failed = {r: o.result for r, o in by_region.items() if isinstance(o, AwsError)}
+        records = [i for o in by_region.values() if not isinstance(o, AwsError) for i in o]
+        if failed and len(failed) == len(by_region):
+            if len(failed) == 1:
+                return IntegrationData.failed(next(iter(failed.values())))
+            first = next(iter(failed.values()))
+            return IntegrationData.failed(first.model_copy(update={
+                "message": "Every region failed: " + "; ".join(f"{r}: {x.message}" for r, x in failed.items()),
+                "details": {**first.details, "failed_regions": {r: str(x.kind) for r, x in failed.items()}},
+            }))
+        notes = [f"{r} failed: {x.message}" for r, x in failed.items()]
+        missing = sorted(set(ids) - {i.id for i in records}) if several else []
+        if missing and not records:
+            return IntegrationData.failed(ConnectionResult.failure(
+                ResultKind.NOT_FOUND, f"No followed region holds {', '.join(missing)}. Check the instance ids."))
+        if missing:
+            notes.append(f"not found in any followed region: {', '.join(missing)}")
+        health = _health(records)
+        events = _events(records)
+        if several:
+            health.metrics["regions"] = len(by_region)
+            health.metrics["regions_failed"] = len(failed)
+        if notes:
+            health = health.model_copy(update={"status": "degraded", "detail": "; ".join(notes) + "; " + health.detail})
+            events = [Event(title=f"EC2 {n}", severity="warning", source="aws-ec2") for n in notes] + events
+        return IntegrationData(health=health, events=events, records=Records(instances=records))
 
     @staticmethod
-    def _instances(ec2: Any, ids: list[str]) -> list[dict[str, Any]]:
+    def _instances(ec2: Any, ids: list[str], wanted: list[str] | None = None) -> list[dict[str, Any]]:
+        """Every instance (or ``ids``, which must exist; or ``wanted``, a filter that may match none)."""
         kwargs: dict[str, Any] = {"InstanceIds": ids} if ids else {"PaginationConfig": {"PageSize": PAGE_SIZE}}
+        if wanted:
+            kwargs["Filters"] = [{"Name": "instance-id", "Values": wanted}]
         out: list[dict[str, Any]] = []
         for page in ec2.get_paginator("describe_instances").paginate(**kwargs):
             for reservation in page.get("Reservations", []):
