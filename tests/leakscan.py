@@ -5,7 +5,8 @@ DevTrack produced: every test's captured stdout, stderr and log lines, failure t
 of every ``devtrack`` subprocess, every response of the web app (recognised by its
 Content-Security-Policy header), every result the manager returned, and the store's files
 other than credential files. At the end it searches all of it for every secret registered with
-the redactor or handed out by the sandbox — plain, URL-encoded, base64, inside Basic auth and
+the redactor, handed out by the sandbox or stored in any connection (default or named) of a
+credentials file a test left behind — plain, URL-encoded, base64, inside Basic auth and
 escaped as an error message quotes it (``\\n``, JSON, ``b'…'``), with each piece of a secret a
 control character cuts — and fails the session on a hit, printing a table that
 ``./dev reliability`` shows.
@@ -139,8 +140,8 @@ def _wrap_sandbox() -> None:
     def start_(self: Any) -> Any:
         out = start(self)
         try:
-            for plugin_id, fields in self.credentials().items():
-                masked = _masked_keys(plugin_id)
+            for cid, fields in self.credentials().items():  # a connection id: vercel, vercel:acme
+                masked = _masked_keys(cid.partition(":")[0])
                 add_secrets(*(v for k, v in fields.items() if _secret_key(k) or k in masked))
         except Exception:
             pass
@@ -181,6 +182,38 @@ def pytest_runtest_logreport(report: pytest.TestReport) -> None:
 # ---------------------------------------------------------------------- the scan
 
 
+def connection_secrets(doc: Any) -> set[str]:
+    """Every secret (and masked identifier) of every connection in a credentials document:
+    each plugin's default connection and its named ones (schema 2)."""
+    out: set[str] = set()
+    integrations = doc.get("integrations") if isinstance(doc, dict) else None
+    if not isinstance(integrations, dict):
+        return out
+    for plugin_id, entry in integrations.items():
+        if not isinstance(entry, dict):
+            continue
+        named = entry.get("connections")
+        entries = [entry, *(named.values() if isinstance(named, dict) else [])]
+        masked = _masked_keys(plugin_id)
+        for conn in entries:
+            creds = conn.get("credentials") if isinstance(conn, dict) else None
+            if isinstance(creds, dict):
+                out.update(v for k, v in creds.items() if isinstance(v, str) and v and (_secret_key(k) or k in masked))
+    return out
+
+
+def store_secrets(base: Path) -> set[str]:
+    """The secrets of every connection in the credentials files under ``base``: those a
+    ``devtrack`` subprocess or the web app stored are not registered in this process."""
+    out: set[str] = set()
+    for path in base.rglob("*credentials*.json"):
+        try:
+            out |= connection_secrets(json.loads(path.read_text()))
+        except (OSError, ValueError, RecursionError):  # a test's deliberately broken file
+            continue
+    return out
+
+
 def _store_files(base: Path) -> list[Path]:
     out = []
     for path in base.rglob("*"):
@@ -190,15 +223,23 @@ def _store_files(base: Path) -> list[Path]:
 
 
 def scan() -> tuple[dict[str, tuple[int, int]], list[str], int]:
-    from devtrack.redact import pieces, redactor
+    from devtrack.redact import redactor
 
-    given = set(redactor.secrets()) | EXTRA_SECRETS
-    given |= {p for s in EXTRA_SECRETS for p in pieces(s)}
+    return find_leaks(COLLECTED, set(redactor.secrets()), EXTRA_SECRETS)
+
+
+def find_leaks(collected: dict[str, list[str]], registered: set[str],
+               extra: set[str]) -> tuple[dict[str, tuple[int, int]], list[str], int]:
+    """Search ``collected`` texts for every form of every secret: stats, leaks, secrets searched."""
+    from devtrack.redact import pieces
+
+    given = registered | extra
+    given |= {p for s in extra for p in pieces(s)}
     secrets = {s for s in given if len(s) >= MIN_LEN and len(set(s)) > 2}
     forms = {f: s for s in secrets for f in _forms(s) if len(f) >= MIN_LEN}
     stats: dict[str, tuple[int, int]] = {}
     leaks: list[str] = []
-    for kind, texts in sorted(COLLECTED.items()):
+    for kind, texts in sorted(collected.items()):
         stats[kind] = (len(texts), sum(len(t) for t in texts))
         for text in texts:
             if text in ALLOWED:
@@ -220,6 +261,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
                 record("store files", path.read_bytes().decode("utf-8", "replace"))
             except OSError:
                 pass
+        add_secrets(*store_secrets(Path(base)))
     stats, leaks, n_secrets = scan()
     lines = ["leak scan", f"secrets searched: {n_secrets} (plain, URL-encoded, base64, Basic auth, escaped)"]
     lines.append(f"{'source':<18} {'texts':>7} {'bytes':>12}")

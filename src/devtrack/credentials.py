@@ -7,12 +7,19 @@ Where it lives (first match wins):
    (the project root is the nearest ancestor holding ``.git``);
 3. ``credentials.json`` in the per-user config directory (platformdirs).
 
-Schema (version 1)::
+Schema (version 2)::
 
-    {"version": 1,
-     "integrations": {"<id>": {"enabled": true, "credentials": {...},
-                               "last_tested": "...", "test_result": {...}}},
+    {"version": 2,
+     "integrations": {"<plugin id>": {"enabled": true, "credentials": {...},
+                                      "last_tested": "...", "test_result": {...},
+                                      "connections": {"<name>": {"enabled": true, "credentials": {...},
+                                                                 "last_tested": "...", "test_result": {...}}}}},
      "ai_providers": {...}, "ai_proxy": {...}}
+
+The plugin's own entry is its default connection (id ``vercel``), where version 1 kept it;
+``connections`` holds the named ones (id ``vercel:acme``). A version-1 file therefore reads
+as it is and is upgraded on the first write, after a byte-identical copy of it is kept as
+``<file>.v1.bak`` (mode 0600). A file of a newer version is refused and never written.
 
 Guarantees: mode 0600; every write goes to a temp file (``<name>.tmp-XXXXXXXX``, which the
 ``.gitignore`` lines of ``devtrack init`` cover) that is fsynced and renamed over the old one,
@@ -35,7 +42,7 @@ import tempfile
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, NoReturn, TypeVar
 
 from . import store_json
 from .store_errors import CredentialStoreError as CredentialStoreError  # re-exported
@@ -43,7 +50,7 @@ from .store_errors import StoreCorrupt as StoreCorrupt  # re-exported
 from .store_errors import read_failed, write_failed
 from .store_lock import held
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 PROJECT_FILE = ".credentials.json"
 ENV_PATH = "DEVTRACK_CREDENTIALS"
 LOCK_TIMEOUT = 30.0
@@ -53,6 +60,8 @@ Doc = dict[str, Any]
 
 #: Names of temp files: ours, and the one older versions used (``.<name>.XXXXXXXX.tmp``).
 TMP_INFIX = ".tmp-"
+#: The copy of an older file kept by an upgrade: ``<name>.v1.bak`` (then ``.v1.2.bak``, …).
+BACKUP_GLOB = ".v*.bak"
 
 
 def empty_doc() -> Doc:
@@ -98,12 +107,23 @@ def _kind(value: Any) -> str:
     return names.get(type(value), type(value).__name__)
 
 
-def _check_entry(path: Path, plugin_id: str, entry: Any) -> None:
+def _check_entry(path: Path, plugin_id: str, entry: Any, named: bool = False) -> None:
     """Refuse what would be read as something else: ``"enabled": "false"`` is not false."""
     where = f"{path}: integrations.{plugin_id}"
     fix = "fix or move it away."
     if not isinstance(entry, dict):
         raise StoreCorrupt(f"{where} must be an object, not {_kind(entry)}; {fix}")
+    if "connections" in entry:
+        conns = entry["connections"]
+        if named or not isinstance(conns, dict):
+            raise StoreCorrupt(f"{where}.connections must be an object of named connections; {fix}")
+        from .integrations.connections import name_problem
+
+        for name, sub in conns.items():
+            problem = name_problem(name)
+            if problem:
+                raise StoreCorrupt(f"{where}.connections: {problem}; {fix}")
+            _check_entry(path, f"{plugin_id}.connections.{name}", sub, named=True)
     if "enabled" in entry and not isinstance(entry["enabled"], bool):
         raise StoreCorrupt(f"{where}.enabled must be true or false, not {_kind(entry['enabled'])}; {fix}")
     creds = entry.get("credentials", {})
@@ -149,8 +169,8 @@ def _migrate(raw: Any, path: Path) -> Doc:
         raise StoreCorrupt(f"{path}: 'version' must be a positive integer; fix or move it away.")
     if version > SCHEMA_VERSION:
         raise CredentialStoreError(
-            f"{path} was written by a newer DevTrack (schema {version}, this one reads "
-            f"{SCHEMA_VERSION}); upgrade DevTrack. The file was not changed."
+            f"{path} was written by a newer DevTrack (schema {version}, this one reads up to "
+            f"{SCHEMA_VERSION}); upgrade DevTrack to use it. The file was not changed."
         )
     for key in ("integrations", "ai_providers", "ai_proxy"):
         value = raw.setdefault(key, {})
@@ -181,10 +201,14 @@ class CredentialStore:
 
     def read(self) -> Doc:
         """The current document (an empty one when the file does not exist yet)."""
+        return self._load()[0]
+
+    def _load(self) -> tuple[Doc, bytes | None, int]:
+        """The document, the file's bytes (``None``: no file) and the schema version it had."""
         try:
             data = self.path.read_bytes()
         except FileNotFoundError:
-            return empty_doc()
+            return empty_doc(), None, SCHEMA_VERSION
         except OSError as exc:
             raise read_failed(self.path, exc) from None
         try:
@@ -198,7 +222,8 @@ class CredentialStore:
                 f"{self.path} is not valid JSON (line {exc.line}, column {exc.column}: {exc.message}). "
                 "DevTrack will not overwrite it: fix or move it away."
             ) from None
-        return _migrate(raw, self.path)
+        version = raw.get("version", 0) if isinstance(raw, dict) else 0
+        return _migrate(raw, self.path), data, version if type(version) is int else 0
 
     # ------------------------------------------------------------------ writing
 
@@ -213,10 +238,65 @@ class CredentialStore:
         except OSError as exc:
             raise write_failed(self.path, exc) from None
         with held(self.lock_path, self.path, LOCK_TIMEOUT):
-            doc = self.read()
+            doc, original, version = self._load()
             result = change(doc)
+            if original is not None and version < SCHEMA_VERSION:
+                self._backup(original, version)
             self._write(doc)
             return result
+
+    def backups(self) -> list[Path]:
+        """Copies of older files kept by upgrades, oldest name first."""
+        return sorted(p for p in self.path.parent.glob(self.path.name + BACKUP_GLOB) if p.is_file())
+
+    def _backup(self, original: bytes, version: int) -> Path:
+        """Keep the bytes of an older-version file before the upgrade replaces it.
+
+        Byte-identical, mode 0600, durable before the upgrade is written, and never over an
+        earlier backup (a second upgrade of a restored old file gets ``.v1.2.bak``).
+        """
+        n = 1
+        while True:
+            target = self.path.with_name(f"{self.path.name}.v{version}{'' if n == 1 else f'.{n}'}.bak")
+            if not target.exists():
+                break
+            if target.read_bytes() == original:
+                return target
+            n += 1
+        tmp = self._private_copy(original)
+        try:
+            os.link(tmp, target)  # fails rather than replace a file that appeared meanwhile
+        except OSError as exc:
+            raise write_failed(target, exc) from None
+        finally:
+            os.unlink(tmp)
+        return target
+
+    def _private_copy(self, payload: bytes) -> str:
+        """``payload`` in a new temp file beside the store: mode 0600, fsynced; its path."""
+        try:
+            fd, tmp = tempfile.mkstemp(prefix=self.path.name + TMP_INFIX, dir=self.path.parent)
+        except OSError as exc:
+            raise write_failed(self.path, exc) from None
+        try:
+            os.fchmod(fd, 0o600)
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(payload)
+                fh.flush()
+                os.fsync(fh.fileno())
+        except BaseException as exc:
+            self._discard(tmp, exc)
+        return tmp
+
+    def _discard(self, tmp: str, exc: BaseException) -> NoReturn:
+        """Remove a temp copy after ``exc``; an OS failure becomes the user's clear error."""
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        if isinstance(exc, OSError):
+            raise write_failed(self.path, exc) from None
+        raise exc
 
     def temp_files(self) -> list[Path]:
         """Temp copies of the store beside it: under the lock, all left by killed writers."""
@@ -242,25 +322,11 @@ class CredentialStore:
                 stale.unlink()
             except OSError:
                 pass
+        tmp = self._private_copy(payload)
         try:
-            fd, tmp = tempfile.mkstemp(prefix=self.path.name + TMP_INFIX, dir=directory)
-        except OSError as exc:
-            raise write_failed(self.path, exc) from None
-        try:
-            os.fchmod(fd, 0o600)
-            with os.fdopen(fd, "wb") as fh:
-                fh.write(payload)
-                fh.flush()
-                os.fsync(fh.fileno())
             os.replace(tmp, self.path)
         except BaseException as exc:
-            try:
-                os.unlink(tmp)
-            except OSError:
-                pass
-            if isinstance(exc, OSError):
-                raise write_failed(self.path, exc) from None
-            raise
+            self._discard(tmp, exc)
         try:  # make the rename durable; some file systems cannot fsync a directory
             dir_fd = os.open(directory, os.O_RDONLY)
             try:
@@ -357,9 +423,16 @@ def _private_group(gid: int, uid: int) -> bool:
 
 
 def not_ignored_by_git(path: Path) -> list[str]:
-    """Which of the store's file names git, in a work tree holding ``path``, would not ignore."""
+    """Which of the store's file names git, in a work tree holding ``path``, would not ignore.
+
+    The backups of an upgrade count once one exists (each holds the secrets of its day).
+    """
     names = [path.name, path.name + ".lock", path.name + TMP_INFIX + "*"]
     probes = [path.name, path.name + ".lock", path.name + TMP_INFIX + "XXXXXXXX"]
+    backups = sorted(p.name for p in path.parent.glob(path.name + BACKUP_GLOB))
+    if backups:
+        names.append(path.name + BACKUP_GLOB)
+        probes.append(backups[0])
     try:
         proc = subprocess.run(
             ["git", "check-ignore", "--", *probes],
@@ -415,7 +488,8 @@ def init_project(directory: Path | None = None) -> tuple[Path, list[str]]:
     gitignore = root / ".gitignore"
     # The lock and the temp copies an interrupted save leaves hold secrets too; sandbox.env
     # (``devtrack sandbox --env-file``) is one machine's, for one sandbox's lifetime.
-    wanted = [PROJECT_FILE, PROJECT_FILE + ".lock", PROJECT_FILE + TMP_INFIX + "*", "sandbox.env"]
+    wanted = [PROJECT_FILE, PROJECT_FILE + ".lock", PROJECT_FILE + TMP_INFIX + "*",
+              PROJECT_FILE + BACKUP_GLOB, "sandbox.env", ".devtrack/"]  # .devtrack/: the project's snapshots
     try:
         lines = gitignore.read_text().splitlines() if gitignore.exists() else []
         missing = [w for w in wanted if w not in lines and "/" + w not in lines]

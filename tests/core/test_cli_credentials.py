@@ -42,7 +42,7 @@ def test_set_show_merge_unset_roundtrip(_isolated_store: Path) -> None:
     mode = stat.S_IMODE(_isolated_store.stat().st_mode)
     assert mode == 0o600
     stored = json.loads(_isolated_store.read_text())
-    assert stored["version"] == 1
+    assert stored["version"] == 2  # issue 14: the schema that holds connections
     assert stored["integrations"]["vercel"]["credentials"]["token"] == TOKEN
 
     # Merge: setting another field keeps the token; a blank value keeps the stored one.
@@ -135,7 +135,8 @@ def test_test_exits_1_on_failure_and_records_result(_isolated_store: Path) -> No
     assert out.returncode == 1
     res = json.loads(out.stdout)
     assert res["id"] == "supabase" and res["ok"] is False and res["status"] == "config"
-    assert {"id", "ok", "status", "message", "elapsed_ms", "details"} == set(res)
+    # issue 14: every test entry names its connection (id) and its plugin
+    assert {"id", "plugin", "ok", "status", "message", "elapsed_ms", "details"} == set(res) and res["plugin"] == "supabase"
     listed = {p["id"]: p for p in json.loads(run_cli("integrations", "list", "--json").stdout)}
     assert listed["supabase"]["last_tested"] is not None
     assert listed["supabase"]["test_result"]["status"] == "config"

@@ -1,8 +1,13 @@
-"""``devtrack integrations …``: list, show, set, unset, enable, disable, test, data."""
+"""``devtrack integrations …``: list, show, set, unset, remove, enable, disable, test, data.
+
+Each takes a connection id: the plugin id for its default connection (``vercel``), or
+``PLUGIN:NAME`` for a named one (``vercel:acme``), which ``set`` creates and ``remove`` deletes.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import sys
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from typing import Annotated, Any, TypeVar
@@ -11,8 +16,16 @@ import typer
 from rich.table import Table
 
 from ..credentials import CredentialStoreError
+from ..integrations.connections import InvalidConnectionId, parse
 from ..integrations.contract import ConnectionResult, IntegrationData
-from ..integrations.manager import CredentialsInvalid, IntegrationManager, PluginStatus, get_manager
+from ..integrations.manager import (
+    ConnectionStatus,
+    CredentialsInvalid,
+    DefaultConnection,
+    IntegrationManager,
+    PluginStatus,
+    get_manager,
+)
 from ..integrations.registry import RegistryError, UnknownIntegration
 from ..text import humane_time, plural
 from .output import JSON_OPTION, Markup, NoInput, ask, console, emit_json, err_console, fail, markup, say, warn
@@ -21,7 +34,9 @@ app = typer.Typer(help="Connect, test and read your integrations.", no_args_is_h
 
 T = TypeVar("T")
 
-ID_ARG = typer.Argument(..., help="Integration id, e.g. github, vercel, aws-ec2.")
+ID_ARG = typer.Argument(
+    ..., help="Connection id: a plugin id (github, vercel, aws-ec2) or PLUGIN:NAME (vercel:acme)."
+)
 
 
 @contextmanager
@@ -31,6 +46,10 @@ def _errors(as_json: bool) -> Iterator[None]:
         yield
     except UnknownIntegration as exc:
         fail(str(exc), as_json=as_json, kind="not_found")
+    except InvalidConnectionId as exc:
+        fail(str(exc), as_json=as_json, kind="usage", code=2)
+    except DefaultConnection as exc:
+        fail(str(exc), as_json=as_json, kind="config")
     except CredentialsInvalid as exc:
         if as_json:
             emit_json({"ok": False, "error": {"kind": "config", "message": str(exc), "fields": exc.errors}})
@@ -53,16 +72,31 @@ def _manager(as_json: bool) -> IntegrationManager:
     raise AssertionError("unreachable")  # pragma: no cover
 
 
+def _connection_json(c: ConnectionStatus) -> dict[str, Any]:
+    return {
+        "id": c.id,
+        "name": c.name,
+        "label": c.label,
+        "enabled": c.enabled,
+        "configured": c.configured,
+        "last_tested": c.last_tested.isoformat() if c.last_tested else None,
+        "test_result": _result_json(c.id, c.test_result, plugin=parse(c.id)[0]) if c.test_result else None,
+    }
+
+
 def _status_json(st: PluginStatus) -> dict[str, Any]:
     return {
         "id": st.id,
+        "plugin": st.plugin or st.id,
         "name": st.name,
+        "label": st.label or st.name,
         "description": st.description,
         "docs_url": st.docs_url,
         "enabled": st.enabled,
         "configured": st.configured,
         "last_tested": st.last_tested.isoformat() if st.last_tested else None,
-        "test_result": _result_json(st.id, st.test_result) if st.test_result else None,
+        "test_result": _result_json(st.id, st.test_result, plugin=st.plugin or st.id) if st.test_result else None,
+        "connections": [_connection_json(c) for c in st.connections],
         "fields": [
             {
                 "key": f.key,
@@ -79,9 +113,12 @@ def _status_json(st: PluginStatus) -> dict[str, Any]:
     }
 
 
-def _result_json(plugin_id: str, r: ConnectionResult) -> dict[str, Any]:
+def _result_json(cid: str, r: ConnectionResult, plugin: str | None = None) -> dict[str, Any]:
+    """A test result; ``plugin`` (given for integrations, not AI providers) names the plugin
+    of the connection ``cid``."""
     return {
-        "id": plugin_id,
+        "id": cid,
+        **({"plugin": plugin} if plugin is not None else {}),
         "ok": r.ok,
         "status": str(r.kind),
         "message": r.message,
@@ -93,15 +130,16 @@ def _result_json(plugin_id: str, r: ConnectionResult) -> dict[str, Any]:
 def _data_json(d: IntegrationData) -> dict[str, Any]:
     return {
         "id": d.id,
+        "plugin": d.plugin or d.id,
         "fetched_at": d.fetched_at.isoformat(),
         "health": d.health.model_dump(mode="json"),
         "events": [e.model_dump(mode="json") for e in d.events],
         "records": d.records.model_dump(mode="json"),
-        "error": _result_json(d.id, d.error) if d.error else None,
+        "error": _result_json(d.id, d.error, plugin=d.plugin or d.id) if d.error else None,
     }
 
 
-def _dot(st: PluginStatus) -> Markup:
+def _dot(st: PluginStatus | ConnectionStatus) -> Markup:
     if st.test_result is None:
         return markup("[dim]○ never tested[/]")
     if st.test_result.ok:
@@ -111,7 +149,7 @@ def _dot(st: PluginStatus) -> Markup:
 
 @app.command("list")
 def list_(as_json: bool = JSON_OPTION) -> None:
-    """List every integration: enabled, configured, last test."""
+    """List every integration and its connections: enabled, configured, last test."""
     manager = _manager(as_json)
     with _errors(as_json):
         statuses = manager.statuses()
@@ -122,25 +160,28 @@ def list_(as_json: bool = JSON_OPTION) -> None:
     for col in ("id", "name", "enabled", "configured", "last test"):
         table.add_column(col)
     for st in statuses:
-        table.add_row(
-            st.id,
-            st.name,
-            markup("[green]yes[/]" if st.enabled else "[dim]no[/]"),
-            markup("[green]yes[/]" if st.configured else "[yellow]no[/]"),
-            _dot(st) + (markup(" [dim]{}[/]", humane_time(st.last_tested)) if st.last_tested else ""),
-        )
+        for c in st.connections or [st]:
+            table.add_row(
+                c.id,
+                c.label if isinstance(c, ConnectionStatus) else c.name,
+                markup("[green]yes[/]" if c.enabled else "[dim]no[/]"),
+                markup("[green]yes[/]" if c.configured else "[yellow]no[/]"),
+                _dot(c) + (markup(" [dim]{}[/]", humane_time(c.last_tested)) if c.last_tested else ""),
+            )
     console.print(table)
 
 
 @app.command()
 def show(plugin_id: str = ID_ARG, as_json: bool = JSON_OPTION) -> None:
-    """Show one integration, its fields and its stored credentials (masked)."""
+    """Show one connection, its fields and its stored credentials (masked)."""
     manager = _manager(as_json)
     with _errors(as_json):
         doc = manager.store.read()
+        manager.require(plugin_id, doc)
         st = manager.status(plugin_id, doc)
         masked = manager.masked(plugin_id, doc)
-        overrides = sorted(manager.env_overrides(plugin_id))
+        sources = manager.env_sources(plugin_id)
+        overrides = sorted(sources)
         cls = manager.plugin_class(plugin_id)
     if as_json:
         emit_json(
@@ -148,12 +189,13 @@ def show(plugin_id: str = ID_ARG, as_json: bool = JSON_OPTION) -> None:
             | {
                 "credentials": masked,
                 "env_overrides": overrides,
+                "env_vars": dict(sorted(sources.items())),
                 "setup_guide": cls.setup_guide,
                 "store": str(manager.store.path),
             }
         )
         return
-    say(markup("[bold]{}[/] ({}) — {}", st.name, st.id, st.description))
+    say(markup("[bold]{}[/] ({}) — {}", st.label or st.name, st.id, st.description))
     say(f"docs: {st.docs_url}")
     say(f"enabled: {'yes' if st.enabled else 'no'}   configured: {'yes' if st.configured else 'no'}   " + _dot(st))
     if st.test_result:
@@ -164,7 +206,7 @@ def show(plugin_id: str = ID_ARG, as_json: bool = JSON_OPTION) -> None:
     for f in st.fields:
         stored = masked.get(f.key, "")
         if f.key in overrides:
-            stored = stored + markup(" [cyan](env override)[/]")
+            stored = stored + markup(" [cyan](env override: {})[/]", sources[f.key])
         table.add_row(f.key, f.label, str(f.kind) + (" 🔒" if f.secret else ""),
                       "yes" if f.required else "", stored)
     console.print(table)
@@ -215,15 +257,21 @@ def set_(
     pairs: Annotated[list[str] | None, typer.Argument(help="FIELD=VALUE pairs; a secret FIELD alone is prompted for.")] = None,
     as_json: bool = JSON_OPTION,
 ) -> None:
-    """Save credentials, merged with what is stored; validated before anything is written."""
+    """Save credentials, merged with what is stored; validated before anything is written.
+
+    A named connection (vercel:acme) that does not exist yet is created.
+    """
     manager = _manager(as_json)
     with _errors(as_json):
+        created = not manager.exists(plugin_id)
         values = _parse_pairs(manager, plugin_id, list(pairs or []))
         cleared = manager.save_credentials(plugin_id, values).cleared
         masked = manager.masked(plugin_id)
     if as_json:
         emit_json({"ok": True, "id": plugin_id, "credentials": masked, "cleared": cleared})
         return
+    if created:
+        say(markup("[green]✓[/] created the connection {}", plugin_id))
     say(markup("[green]✓[/] saved {} credentials: {}", plugin_id, ", ".join(f"{k}={v}" for k, v in masked.items())))
     for line in _cleared_lines(manager, plugin_id, cleared):
         say(line)
@@ -237,7 +285,7 @@ def unset(
     keys: Annotated[list[str] | None, typer.Argument(help="Fields to remove (default: all).")] = None,
     as_json: bool = JSON_OPTION,
 ) -> None:
-    """Remove some or all stored credentials of an integration."""
+    """Remove some or all stored credentials of a connection (a named one stays, empty: see remove)."""
     manager = _manager(as_json)
     with _errors(as_json):
         cleared = manager.unset(plugin_id, keys or None)
@@ -248,6 +296,36 @@ def unset(
     say(markup("[green]✓[/] removed {} stored credentials of {}", ", ".join(keys) if keys else "all", plugin_id))
     for line in _cleared_lines(manager, plugin_id, cleared):
         say(line)
+
+
+@app.command()
+def remove(
+    plugin_id: Annotated[str, typer.Argument(help="A named connection, e.g. vercel:acme.")],
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Remove without asking.")] = False,
+    as_json: bool = JSON_OPTION,
+) -> None:
+    """Delete a named connection: its credentials, switch and test record (asks first)."""
+    manager = _manager(as_json)
+    with _errors(as_json):
+        doc = manager.store.read()
+        if parse(plugin_id)[1] is None:
+            manager.plugin_of(plugin_id)
+            manager.remove_connection(plugin_id)  # refuses, saying to use unset
+        manager.require(plugin_id, doc)
+        label = manager.label(plugin_id)
+    if not yes:
+        if not sys.stdin.isatty():
+            fail(f"removing {plugin_id} deletes its stored credentials and cannot be undone; "
+                 f"confirm with: devtrack integrations remove {plugin_id} --yes", as_json=as_json, kind="usage", code=2)
+        if not typer.confirm(f"Remove the connection {plugin_id} ({label}) and its stored credentials?",
+                             default=False, err=True):
+            fail(f"not removed: {plugin_id} is unchanged", as_json=as_json, kind="cancelled")
+    with _errors(as_json):
+        manager.remove_connection(plugin_id)
+    if as_json:
+        emit_json({"ok": True, "id": plugin_id, "removed": True})
+    else:
+        say(markup("[green]✓[/] removed the connection {}", plugin_id))
 
 
 def _toggle(plugin_id: str, enabled: bool, as_json: bool) -> None:
@@ -283,7 +361,7 @@ def _run_with_progress(
         from rich.progress import Progress, SpinnerColumn, TextColumn
 
         with Progress(SpinnerColumn(), TextColumn("{task.description}", markup=False), console=err_console, transient=True) as prog:
-            task = prog.add_task(f"{label} {plural(len(ids), 'integration')}…", total=len(ids))
+            task = prog.add_task(f"{label} {plural(len(ids), 'connection')}…", total=len(ids))
 
             async def tracked(i: str) -> T:
                 out = await one(i)
@@ -298,24 +376,25 @@ def _run_with_progress(
 
 def _pick(manager: IntegrationManager, plugin_id: str | None, all_: bool, as_json: bool, what: str) -> list[str]:
     if all_ == (plugin_id is not None):
-        fail(f"give one integration id or --all (e.g. devtrack integrations {what} github)", as_json=as_json, kind="config", code=2)
+        fail(f"give one connection id or --all (e.g. devtrack integrations {what} github)", as_json=as_json, kind="config", code=2)
     if plugin_id is not None:
         with _errors(as_json):
-            manager.plugin_class(plugin_id)
+            manager.require(plugin_id)
         return [plugin_id]
     return []
 
 
 @app.command()
 def test(
-    plugin_id: Annotated[str | None, typer.Argument(help="Integration id.")] = None,
-    all_: Annotated[bool, typer.Option("--all", help="Test every integration.")] = False,
+    plugin_id: Annotated[str | None, typer.Argument(help="Connection id (vercel, vercel:acme).")] = None,
+    all_: Annotated[bool, typer.Option("--all", help="Test every connection of every integration.")] = False,
     as_json: bool = JSON_OPTION,
 ) -> None:
-    """Test connections; exits 1 when any tested integration failed."""
+    """Test connections; exits 1 when any tested connection failed."""
     manager = _manager(as_json)
-    ids = _pick(manager, plugin_id, all_, as_json, "test") or manager.ids()
+    ids = _pick(manager, plugin_id, all_, as_json, "test")
     with _errors(as_json):
+        ids = ids or manager.connection_ids()
         if len(ids) == 1:
             results = [(ids[0], asyncio.run(manager.test(ids[0])))]
         else:
@@ -323,7 +402,7 @@ def test(
             results = list(zip(ids, results))
             manager._record_many(results)
     if as_json:
-        out = [_result_json(i, r) for i, r in results]
+        out = [_result_json(i, r, plugin=parse(i)[0]) for i, r in results]
         emit_json(out if all_ else out[0])
     else:
         table = Table(title="Connection tests", title_justify="left")
@@ -339,8 +418,8 @@ def test(
 
 @app.command()
 def data(
-    plugin_id: Annotated[str | None, typer.Argument(help="Integration id.")] = None,
-    all_: Annotated[bool, typer.Option("--all", help="Every enabled, configured integration.")] = False,
+    plugin_id: Annotated[str | None, typer.Argument(help="Connection id (vercel, vercel:acme).")] = None,
+    all_: Annotated[bool, typer.Option("--all", help="Every enabled, configured connection.")] = False,
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Fetch data (health, events, records); exits 1 when any fetch failed."""

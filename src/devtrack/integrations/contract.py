@@ -496,7 +496,9 @@ class Records(BaseModel):
 class IntegrationData(BaseModel):
     """The answer of ``get_data``: health, recent events and records, or a classified error."""
 
+    #: The connection id (``vercel``, ``vercel:acme``) and its plugin id, set by the manager.
     id: str = ""
+    plugin: str = ""
     fetched_at: datetime = Field(default_factory=utcnow)
     health: Health = Field(default_factory=Health)
     events: list[Event] = Field(default_factory=list)

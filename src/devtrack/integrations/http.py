@@ -168,10 +168,21 @@ def http_error_result(exc: HttpError, **details: Any) -> ConnectionResult:
 def base_url_for(plugin_id: str, default: str, environ: Mapping[str, str] | None = None) -> str:
     """The service's base URL: ``DEVTRACK_<PLUGIN>_BASE_URL`` if set, else ``default``.
 
+    For a named connection (the one the manager is calling the plugin for),
+    ``DEVTRACK_<PLUGIN>__<NAME>__BASE_URL`` comes first: the plugin-wide one points every
+    connection elsewhere (the sandbox relies on it) unless a connection has its own.
     An override must be https, or plain http on a loopback host (the sandbox).
     """
+    from .connections import CONNECTION, env_key, parse
+
     env = os.environ if environ is None else environ
-    key = f"DEVTRACK_{plugin_id}_BASE_URL".upper().replace("-", "_")
+    keys = [env_key(plugin_id, None, "base_url")]
+    cid = CONNECTION.get()
+    if cid is not None:
+        owner, name = parse(cid)
+        if owner == plugin_id and name is not None:
+            keys.insert(0, env_key(plugin_id, name, "base_url"))
+    key = next((k for k in keys if (env.get(k) or "").strip()), keys[-1])
     value = (env.get(key) or "").strip() or default
     problem = url_problem(value)
     if problem:

@@ -1,6 +1,8 @@
 """The integration manager: the one place that joins the registry, the store and the plugins.
 
-It owns no HTTP or file details. Each call to a plugin runs under that plugin's deadline and
+Everything is addressed by connection id (see :mod:`.connections`): ``vercel`` is the plugin's
+default connection, ``vercel:acme`` a named one, so a plain plugin id works everywhere it
+did. It owns no HTTP or file details. Each call to a plugin runs under that plugin's deadline and
 inside a guard, so a slow or broken plugin yields a classified result for itself and never
 disturbs the others.
 """
@@ -17,10 +19,12 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, Field, ValidationError
 
 from .. import redact
 from ..credentials import CredentialStore, Doc
+from . import connections
+from .connections import CONNECTION, InvalidConnectionId
 from .contract import (
     DEADLINE,
     ConnectionResult,
@@ -31,11 +35,11 @@ from .contract import (
     ResultKind,
     utcnow,
 )
-from .registry import Registry, default_registry
+from .registry import Registry, UnknownIntegration, default_registry
 
 log = logging.getLogger(__name__)
 
-#: A hook run inside the same atomic write as a credential change: (manager, doc, plugin id).
+#: A hook run inside the same atomic write as a credential change: (manager, doc, connection id).
 SaveHook = Callable[["IntegrationManager", Doc, str], None]
 
 
@@ -49,8 +53,46 @@ class CredentialsInvalid(ValueError):
         super().__init__(f"invalid credentials for {plugin_id}: {detail}")
 
 
+class UnknownConnection(UnknownIntegration):
+    """A named connection that does not exist (its plugin does); suggests the nearest one."""
+
+    def __str__(self) -> str:
+        from ..text import did_you_mean
+
+        cid = self.plugin_id
+        plugin_id, _ = connections.parse(cid)
+        guess = did_you_mean(cid, [k for k in self.known if connections.SEP in k])
+        if any(k == plugin_id for k in self.known):  # the plugin exists: the connection can be made
+            create = f"create it with: devtrack integrations set {cid} FIELD=VALUE"
+            if guess:
+                return f"unknown connection {cid!r}; did you mean {guess!r}? Or {create}"
+            return f"unknown connection {cid!r}; {plugin_id} has: {', '.join(self.known)}; {create}"
+        if guess:
+            return f"unknown connection {cid!r}; did you mean {guess!r}?"
+        return f"unknown connection {cid!r}: there is no integration {plugin_id!r}"
+
+
+class DefaultConnection(ValueError):
+    """The default connection was asked to be removed: it is the plugin's own, it can only be
+    emptied (``unset``)."""
+
+
+class ConnectionStatus(BaseModel):
+    """One connection of a plugin, as ``integrations list`` shows it."""
+
+    id: str
+    name: str | None
+    label: str
+    enabled: bool
+    configured: bool
+    last_tested: datetime | None
+    test_result: ConnectionResult | None
+
+
 class PluginStatus(BaseModel):
-    """What ``integrations list`` shows for one plugin."""
+    """What ``integrations list`` shows for one plugin (the row-level state is its default
+    connection's, as before connections), or ``show`` for one connection (``id`` is then the
+    connection id). ``connections`` lists every connection of the plugin, the default first."""
 
     id: str
     name: str
@@ -61,6 +103,9 @@ class PluginStatus(BaseModel):
     last_tested: datetime | None
     test_result: ConnectionResult | None
     fields: list[CredentialField]
+    plugin: str = ""
+    label: str = ""
+    connections: list[ConnectionStatus] = Field(default_factory=list)
 
 
 def control_char_problem(label: str, value: str) -> str | None:
@@ -108,13 +153,16 @@ def left_behind(
     return [f.key for f in fields if f.key in bound and before.get(f.key) and f.key not in given]
 
 
-def env_key(plugin_id: str, field_key: str) -> str:
-    """``DEVTRACK_<PLUGIN>_<FIELD>``: the environment override of one field."""
-    return f"DEVTRACK_{plugin_id}_{field_key}".upper().replace("-", "_")
+def env_key(cid: str, field_key: str) -> str:
+    """The environment variable that overrides one field of a connection:
+    ``DEVTRACK_<PLUGIN>_<FIELD>`` for the default one, ``DEVTRACK_<PLUGIN>__<NAME>__<FIELD>``
+    for a named one (see :func:`.connections.env_key`)."""
+    plugin_id, name = connections.parse(cid)
+    return connections.env_key(plugin_id, name, field_key)
 
 
 class IntegrationManager:
-    """Lists, configures, tests and fetches integrations."""
+    """Lists, configures, tests and fetches connections of integrations."""
 
     def __init__(
         self,
@@ -129,25 +177,34 @@ class IntegrationManager:
         self.deadline_override = deadline
         #: Run inside the atomic write of every credential change (to change more of the doc).
         self.save_hooks: list[SaveHook] = []
-        #: Run after such a write is durable, with the plugin id (to react to the change).
+        #: Run after such a write is durable, with the connection id (to react to the change).
         self.saved_hooks: list[Callable[[str], None]] = []
         self._instances: dict[str, Integration] = {}
 
-    # ------------------------------------------------------------------ plugins
+    # ------------------------------------------------------------------ plugins and connections
 
     def ids(self) -> list[str]:
+        """Plugin ids, in registry order."""
         return self.registry.ids()
 
-    def plugin_class(self, plugin_id: str) -> type[Integration]:
-        return self.registry.get(plugin_id)
+    def plugin_of(self, cid: str) -> str:
+        """The plugin id of a connection id (``vercel:acme`` -> ``vercel``), checked to exist."""
+        plugin_id, _ = connections.parse(cid)
+        self.registry.get(plugin_id)
+        return plugin_id
 
-    def plugin(self, plugin_id: str) -> Integration:
-        inst = self._instances.get(plugin_id)
+    def plugin_class(self, cid: str) -> type[Integration]:
+        """The plugin class of a connection id (a plain plugin id is its default connection)."""
+        return self.registry.get(connections.parse(cid)[0])
+
+    def plugin(self, cid: str) -> Integration:
+        """The plugin instance serving one connection (each connection has its own)."""
+        inst = self._instances.get(cid)
         if inst is None:
-            inst = self._instances[plugin_id] = self.plugin_class(plugin_id)()
+            inst = self._instances[cid] = self.plugin_class(cid)()
         return inst
 
-    def deadline(self, plugin_id: str) -> float:
+    def deadline(self, cid: str) -> float:
         if self.deadline_override is not None:
             return self.deadline_override
         raw = self.environ.get("DEVTRACK_DEADLINE")
@@ -156,36 +213,100 @@ class IntegrationManager:
                 return float(raw)
             except ValueError:
                 pass
-        return float(self.plugin_class(plugin_id).deadline)
+        return float(self.plugin_class(cid).deadline)
+
+    def connection_names(self, plugin_id: str, doc: Doc | None = None) -> list[str]:
+        """Names of a plugin's named connections, sorted."""
+        doc = doc if doc is not None else self.store.read()
+        entry = doc["integrations"].get(plugin_id) or {}
+        return sorted(entry.get("connections") or {})
+
+    def connection_ids(self, plugin_id: str | None = None, doc: Doc | None = None) -> list[str]:
+        """Every connection: per plugin (registry order) the default first, then named, sorted."""
+        doc = doc if doc is not None else self.store.read()
+        plugins = [self.plugin_of(plugin_id)] if plugin_id is not None else self.ids()
+        return [
+            connections.connection_id(p, n)
+            for p in plugins for n in [None, *self.connection_names(p, doc)]
+        ]
+
+    def exists(self, cid: str, doc: Doc | None = None) -> bool:
+        """Whether a connection exists: a default one always does (its plugin being known)."""
+        plugin_id, name = connections.parse(cid)
+        self.registry.get(plugin_id)
+        return name is None or name in self.connection_names(plugin_id, doc)
+
+    def require(self, cid: str, doc: Doc | None = None) -> str:
+        """``cid`` if the connection exists, else :class:`UnknownConnection` (or
+        :class:`UnknownIntegration`, :class:`InvalidConnectionId`) naming the nearest ones."""
+        plugin_id, _ = connections.parse(cid)
+        if plugin_id not in self.registry:
+            if ":" in cid:  # a mistyped plugin in a connection id: suggest whole connection ids
+                raise UnknownConnection(cid, self.connection_ids(doc=doc))
+            raise UnknownIntegration(plugin_id, self.ids())
+        if not self.exists(cid, doc):
+            raise UnknownConnection(cid, self.connection_ids(plugin_id, doc))
+        return cid
+
+    def label(self, cid: str) -> str:
+        """"Vercel" for the default connection, "Vercel · acme" for a named one."""
+        return connections.label(cid, self.plugin_class(cid).name)
 
     # ------------------------------------------------------------------ credentials
 
     @staticmethod
-    def _entry(doc: Doc, plugin_id: str) -> dict[str, Any]:
-        return doc["integrations"].setdefault(plugin_id, {"enabled": True, "credentials": {}})
+    def _entry(doc: Doc, cid: str) -> dict[str, Any]:
+        """A connection's entry in ``doc``, created (with its plugin's) when missing."""
+        plugin_id, name = connections.parse(cid)
+        entry = doc["integrations"].setdefault(plugin_id, {"enabled": True, "credentials": {}})
+        if name is None:
+            return entry  # type: ignore[no-any-return]
+        return entry.setdefault("connections", {}).setdefault(  # type: ignore[no-any-return]
+            name, {"enabled": True, "credentials": {}}
+        )
 
-    def stored_credentials(self, plugin_id: str, doc: Doc | None = None) -> dict[str, str]:
+    @staticmethod
+    def _find(doc: Doc, cid: str) -> dict[str, Any] | None:
+        """A connection's entry in ``doc``, or ``None``."""
+        plugin_id, name = connections.parse(cid)
+        entry = doc["integrations"].get(plugin_id)
+        if entry is None or name is None:
+            return entry  # type: ignore[no-any-return]
+        return (entry.get("connections") or {}).get(name)  # type: ignore[no-any-return]
+
+    def stored_credentials(self, cid: str, doc: Doc | None = None) -> dict[str, str]:
         doc = doc if doc is not None else self.store.read()
-        entry = doc["integrations"].get(plugin_id) or {}
+        entry = self._find(doc, cid) or {}
         creds = entry.get("credentials") or {}
         return {k: str(v) for k, v in creds.items() if v not in (None, "")}
 
-    def env_overrides(self, plugin_id: str) -> dict[str, str]:
-        model = self.plugin_class(plugin_id).credentials_model
+    def env_sources(self, cid: str) -> dict[str, str]:
+        """Field key -> the environment variable overriding it for this connection, for the
+        fields that have one set. A named connection reads its own variables; of the
+        plugin-wide ones only ``DEVTRACK_<PLUGIN>_BASE_URL`` applies to it, and only when it
+        has no ``DEVTRACK_<PLUGIN>__<NAME>__BASE_URL`` of its own."""
+        plugin_id, name = connections.parse(cid)
+        model = self.plugin_class(cid).credentials_model
         out: dict[str, str] = {}
         for f in model.fields():
-            value = self.environ.get(env_key(plugin_id, f.key))
-            if value:
-                out[f.key] = value
+            keys = [connections.env_key(plugin_id, name, f.key)]
+            if name is not None and f.key == "base_url":
+                keys.append(connections.env_key(plugin_id, None, f.key))
+            found = next((k for k in keys if self.environ.get(k)), None)
+            if found:
+                out[f.key] = found
         return out
 
-    def _build(self, plugin_id: str, values: Mapping[str, str | None]) -> Credentials:
-        model = self.plugin_class(plugin_id).credentials_model
+    def env_overrides(self, cid: str) -> dict[str, str]:
+        return {k: self.environ[var] for k, var in self.env_sources(cid).items()}
+
+    def _build(self, cid: str, values: Mapping[str, str | None]) -> Credentials:
+        model = self.plugin_class(cid).credentials_model
         known = {f.key for f in model.fields()}
         unknown = sorted(set(values) - known)
         if unknown:
             raise CredentialsInvalid(
-                plugin_id,
+                cid,
                 {k: f"unknown field (known: {', '.join(sorted(known)) or 'none'})" for k in unknown},
             )
         clean = {k: v for k, v in values.items() if v not in (None, "")}
@@ -196,7 +317,7 @@ class IntegrationManager:
             if f.key in clean and (problem := control_char_problem(f.label, str(clean[f.key])))
         }
         if controls:
-            raise CredentialsInvalid(plugin_id, controls)
+            raise CredentialsInvalid(cid, controls)
         try:
             return model(**clean)
         except ValidationError as exc:
@@ -205,98 +326,101 @@ class IntegrationManager:
                 key = str(err["loc"][0]) if err["loc"] else ""
                 msg = str(err["msg"]).removeprefix("Value error, ")
                 errors[key] = msg
-            raise CredentialsInvalid(plugin_id, errors) from None
+            raise CredentialsInvalid(cid, errors) from None
 
-    def credentials(self, plugin_id: str, doc: Doc | None = None) -> Credentials:
+    def credentials(self, cid: str, doc: Doc | None = None) -> Credentials:
         """Stored credentials with environment overrides applied (never written back)."""
-        values: dict[str, str | None] = dict(self.stored_credentials(plugin_id, doc))
-        values.update(self.env_overrides(plugin_id))
-        return self._build(plugin_id, values)
+        values: dict[str, str | None] = dict(self.stored_credentials(cid, doc))
+        values.update(self.env_overrides(cid))
+        return self._build(cid, values)
 
     def validate(
-        self, plugin_id: str, values: Mapping[str, str | None], may_miss: Iterable[str] = ()
+        self, cid: str, values: Mapping[str, str | None], may_miss: Iterable[str] = ()
     ) -> Credentials:
         """Validate a merged set of values as ``set`` would, without saving anything.
 
         ``may_miss``: required fields a save is allowed to leave empty (secrets it cleared).
         """
-        creds = self._build(plugin_id, values)
+        creds = self._build(cid, values)
         allowed = set(may_miss)
         missing = [k for k in creds.missing() if k not in allowed]
         if missing:
             fields = {f.key: f for f in creds.fields()}
             raise CredentialsInvalid(
-                plugin_id, {k: f"{fields[k].label} is required" for k in missing}
+                cid, {k: f"{fields[k].label} is required" for k in missing}
             )
         return creds
 
-    def set_credentials(self, plugin_id: str, values: Mapping[str, str | None]) -> Credentials:
+    def set_credentials(self, cid: str, values: Mapping[str, str | None]) -> Credentials:
         """:meth:`save_credentials`, for callers that need only the saved credentials."""
-        return self.save_credentials(plugin_id, values).credentials
+        return self.save_credentials(cid, values).credentials
 
-    def save_credentials(self, plugin_id: str, values: Mapping[str, str | None]) -> Saved:
+    def save_credentials(self, cid: str, values: Mapping[str, str | None]) -> Saved:
         """Merge ``values`` into the stored credentials; a blank value keeps the stored one.
 
-        The merged result (with environment overrides, as it will be used) is validated
-        before anything is written; invalid input raises :class:`CredentialsInvalid`.
+        Saving to a named connection that does not exist yet creates it. The merged result
+        (with environment overrides, as it will be used) is validated before anything is
+        written; invalid input raises :class:`CredentialsInvalid`.
         A changed destination (URL or host field) clears the stored secrets bound to it,
         unless new ones are given in the same save; :attr:`Saved.cleared` names them.
         Environment overrides are never stored, so they move and clear nothing.
         """
-        model = self.plugin_class(plugin_id).credentials_model
+        model = self.plugin_class(cid).credentials_model
         known = {f.key for f in model.fields()}
         unknown = sorted(set(values) - known)
         if unknown:
             raise CredentialsInvalid(
-                plugin_id, {k: f"unknown field (known: {', '.join(sorted(known))})" for k in unknown}
+                cid, {k: f"unknown field (known: {', '.join(sorted(known))})" for k in unknown}
             )
         result: list[Saved] = []
 
         def change(doc: Doc) -> None:
-            before = self.stored_credentials(plugin_id, doc)
+            before = self.stored_credentials(cid, doc)
             given = {k: v for k, v in values.items() if v not in (None, "")}
             merged: dict[str, str | None] = {**before, **given}
             cleared = left_behind(model.fields(), before, merged, given)
             for key in cleared:
                 merged.pop(key)
-            self.validate(plugin_id, {**merged, **self.env_overrides(plugin_id)}, may_miss=cleared)
+            self.validate(cid, {**merged, **self.env_overrides(cid)}, may_miss=cleared)
             stored = {k: v for k, v in merged.items() if v not in (None, "")}
-            creds = self._build(plugin_id, stored)
-            entry = self._entry(doc, plugin_id)
+            creds = self._build(cid, stored)
+            entry = self._entry(doc, cid)
             entry["credentials"] = stored
             entry.setdefault("enabled", True)
             entry.pop("test_result", None)
             entry.pop("last_tested", None)
-            self._run_hooks(doc, plugin_id)
+            self._run_hooks(doc, cid)
             result.append(Saved(creds, cleared))
 
         self.store.update(change)
-        self._instances.pop(plugin_id, None)
-        self._saved(plugin_id)
+        self._instances.pop(cid, None)
+        self._saved(cid)
         if result[0].cleared:
             log.info("%s: cleared %s, entered for a destination that changed",
-                     plugin_id, ", ".join(result[0].cleared))
+                     cid, ", ".join(result[0].cleared))
         return result[0]
 
-    def unset(self, plugin_id: str, keys: Iterable[str] | None = None) -> list[str]:
-        """Remove some fields, or (no keys) all of a plugin's stored credentials.
+    def unset(self, cid: str, keys: Iterable[str] | None = None) -> list[str]:
+        """Remove some fields, or (no keys) all of a connection's stored credentials.
 
         Removing a destination field moves its secrets to the service's default host, so the
         secrets bound to it go too; they are returned (beyond the ``keys`` asked for).
+        A named connection stays (empty) until :meth:`remove_connection`.
         """
-        model = self.plugin_class(plugin_id).credentials_model
+        model = self.plugin_class(cid).credentials_model
+        self.require(cid)
         keys = list(keys or [])
         known = {f.key for f in model.fields()}
         bad = [k for k in keys if k not in known]
         if bad:
-            raise CredentialsInvalid(plugin_id, {k: "unknown field" for k in bad})
+            raise CredentialsInvalid(cid, {k: "unknown field" for k in bad})
         also: list[str] = []
 
         def change(doc: Doc) -> None:
-            entry = doc["integrations"].get(plugin_id)
+            entry = self._find(doc, cid)
             if entry is None:
                 return
-            before = self.stored_credentials(plugin_id, doc)
+            before = self.stored_credentials(cid, doc)
             creds = entry.get("credentials") or {}
             for k in keys or list(creds):
                 creds.pop(k, None)
@@ -307,38 +431,65 @@ class IntegrationManager:
             entry["credentials"] = creds
             entry.pop("test_result", None)
             entry.pop("last_tested", None)
-            self._run_hooks(doc, plugin_id)
+            self._run_hooks(doc, cid)
 
         self.store.update(change)
-        self._instances.pop(plugin_id, None)
-        self._saved(plugin_id)
+        self._instances.pop(cid, None)
+        self._saved(cid)
         return also
 
-    def set_enabled(self, plugin_id: str, enabled: bool) -> None:
-        self.plugin_class(plugin_id)
+    def remove_connection(self, cid: str) -> None:
+        """Delete a named connection: its credentials, switch and test record.
+
+        The default connection is the plugin's own and cannot be removed (``unset`` empties it).
+        """
+        plugin_id, name = connections.parse(cid)
+        self.plugin_of(cid)
+        if name is None:
+            raise DefaultConnection(
+                f"{cid} is the default connection of {self.plugin_class(cid).name} and cannot be removed; "
+                f"to delete its stored credentials run: devtrack integrations unset {cid}"
+            )
 
         def change(doc: Doc) -> None:
-            self._entry(doc, plugin_id)["enabled"] = enabled
-            self._run_hooks(doc, plugin_id)
+            self.require(cid, doc)
+            named = doc["integrations"][plugin_id]["connections"]
+            del named[name]
+            if not named:
+                del doc["integrations"][plugin_id]["connections"]
+            self._run_hooks(doc, cid)
 
         self.store.update(change)
-        self._saved(plugin_id)
+        self._instances.pop(cid, None)
+        self._saved(cid)
 
-    def _run_hooks(self, doc: Doc, plugin_id: str) -> None:
+    def set_enabled(self, cid: str, enabled: bool) -> None:
+        self.plugin_class(cid)
+        self.require(cid)
+
+        def change(doc: Doc) -> None:
+            self.require(cid, doc)
+            self._entry(doc, cid)["enabled"] = enabled
+            self._run_hooks(doc, cid)
+
+        self.store.update(change)
+        self._saved(cid)
+
+    def _run_hooks(self, doc: Doc, cid: str) -> None:
         for hook in self.save_hooks:
-            hook(self, doc, plugin_id)
+            hook(self, doc, cid)
 
-    def _saved(self, plugin_id: str) -> None:
+    def _saved(self, cid: str) -> None:
         for hook in list(self.saved_hooks):
             try:
-                hook(plugin_id)
+                hook(cid)
             except Exception as exc:  # a listener must not undo a save that happened
-                log.warning("a listener of %s's credentials failed: %s", plugin_id, redact.safe_str(exc))
+                log.warning("a listener of %s's credentials failed: %s", cid, redact.safe_str(exc))
 
-    def masked(self, plugin_id: str, doc: Doc | None = None) -> dict[str, str]:
+    def masked(self, cid: str, doc: Doc | None = None) -> dict[str, str]:
         """Stored values for display: secrets and masked identifiers masked, the rest as they are."""
-        model = self.plugin_class(plugin_id).credentials_model
-        stored = self.stored_credentials(plugin_id, doc)
+        model = self.plugin_class(cid).credentials_model
+        stored = self.stored_credentials(cid, doc)
         out: dict[str, str] = {}
         for f in model.fields():
             if f.key in stored:
@@ -347,37 +498,56 @@ class IntegrationManager:
 
     # ------------------------------------------------------------------ status
 
-    def is_enabled(self, plugin_id: str, doc: Doc | None = None) -> bool:
+    def is_enabled(self, cid: str, doc: Doc | None = None) -> bool:
         doc = doc if doc is not None else self.store.read()
-        entry = doc["integrations"].get(plugin_id) or {}
+        entry = self._find(doc, cid) or {}
         return bool(entry.get("enabled", True))
 
-    def is_configured(self, plugin_id: str, doc: Doc | None = None) -> bool:
+    def is_configured(self, cid: str, doc: Doc | None = None) -> bool:
         try:
-            return self.credentials(plugin_id, doc).is_configured()
+            return self.credentials(cid, doc).is_configured()
         except CredentialsInvalid:
             return False
 
-    def status(self, plugin_id: str, doc: Doc | None = None) -> PluginStatus:
+    def connection_status(self, cid: str, doc: Doc | None = None) -> ConnectionStatus:
         doc = doc if doc is not None else self.store.read()
-        cls = self.plugin_class(plugin_id)
-        entry = doc["integrations"].get(plugin_id) or {}
+        entry = self._find(doc, cid) or {}
         result = entry.get("test_result")
         try:
             tested = ConnectionResult.model_validate(result) if result else None
         except ValidationError:  # a hand-edited record of a past test: shown as never tested
             tested = None
         when = entry.get("last_tested")  # the store checked it reads as an ISO date and time
+        return ConnectionStatus(
+            id=cid,
+            name=connections.parse(cid)[1],
+            label=self.label(cid),
+            enabled=self.is_enabled(cid, doc),
+            configured=self.is_configured(cid, doc),
+            last_tested=datetime.fromisoformat(when) if when else None,
+            test_result=tested,
+        )
+
+    def status(self, cid: str, doc: Doc | None = None) -> PluginStatus:
+        """One plugin's row (a plugin id), or one connection's (a connection id)."""
+        doc = doc if doc is not None else self.store.read()
+        cls = self.plugin_class(cid)
+        own = self.connection_status(cid, doc)
         return PluginStatus(
-            id=cls.id,
+            id=cid,
             name=cls.name,
             description=cls.description,
             docs_url=cls.docs_url,
-            enabled=self.is_enabled(plugin_id, doc),
-            configured=self.is_configured(plugin_id, doc),
-            last_tested=datetime.fromisoformat(when) if when else None,
-            test_result=tested,
+            enabled=own.enabled,
+            configured=own.configured,
+            last_tested=own.last_tested,
+            test_result=own.test_result,
             fields=cls.credentials_model.fields(),
+            plugin=cls.id,
+            label=own.label,
+            connections=[
+                own if c == cid else self.connection_status(c, doc) for c in self.connection_ids(cls.id, doc)
+            ],
         )
 
     def statuses(self) -> list[PluginStatus]:
@@ -386,29 +556,30 @@ class IntegrationManager:
 
     # ------------------------------------------------------------------ calling plugins
 
-    async def _guarded(self, plugin_id: str, call: str) -> ConnectionResult | IntegrationData:
+    async def _guarded(self, cid: str, call: str) -> ConnectionResult | IntegrationData:
         """Run one plugin call under its deadline; every failure becomes a result."""
-        name = plugin_id
+        name = cid
         try:
-            cls = self.plugin_class(plugin_id)
-            name = cls.name
-            creds = self.credentials(plugin_id)
+            name = self.label(cid)
+            creds = self.credentials(cid)
             missing = creds.missing()
             if missing:
                 labels = {f.key: f.label for f in creds.fields()}
                 return ConnectionResult.failure(
                     ResultKind.CONFIG,
                     f"{name} is not configured: missing {', '.join(labels[k] for k in missing)}. "
-                    f"Set it with: devtrack integrations set {plugin_id} {missing[0]}=…",
+                    f"Set it with: devtrack integrations set {cid} {missing[0]}=…",
                     missing=missing,
                 )
-            plugin = self.plugin(plugin_id)
+            plugin = self.plugin(cid)
             method = plugin.test_connection if call == "test" else plugin.get_data
-            budget = self.deadline(plugin_id)
+            budget = self.deadline(cid)
             token = DEADLINE.set(time.monotonic() + budget)
+            which = CONNECTION.set(cid)
             try:
-                task = asyncio.ensure_future(method(creds))  # carries DEADLINE in its context
+                task = asyncio.ensure_future(method(creds))  # carries DEADLINE, CONNECTION in its context
             finally:
+                CONNECTION.reset(which)
                 DEADLINE.reset(token)
             try:
                 done, _ = await asyncio.wait({task}, timeout=budget)
@@ -426,24 +597,26 @@ class IntegrationManager:
             return out
         except CredentialsInvalid as exc:
             return ConnectionResult.failure(ResultKind.CONFIG, redact.safe_str(exc), errors=exc.errors)
+        except (UnknownIntegration, InvalidConnectionId) as exc:
+            return ConnectionResult.failure(ResultKind.CONFIG, redact.safe_str(exc))
         except TimeoutError:
             return ConnectionResult.failure(
                 ResultKind.TIMEOUT,
-                f"{name} did not answer within {self.deadline(plugin_id):g}s.",
+                f"{name} did not answer within {self.deadline(cid):g}s.",
             )
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # a plugin broke its promise: still a result, logged once
-            log.error("%s %s raised: %s", plugin_id, call, redact.format_exception(exc))
+            log.error("%s %s raised: %s", cid, call, redact.format_exception(exc))
             return ConnectionResult.failure(
                 ResultKind.ERROR, f"{name} failed unexpectedly: {redact.safe_str(exc)}"
             )
 
-    async def test(self, plugin_id: str, record: bool = True) -> ConnectionResult:
-        """Test one plugin's connection; the result and time are recorded in the store."""
+    async def test(self, cid: str, record: bool = True) -> ConnectionResult:
+        """Test one connection; the result and time are recorded in the store."""
         loop = asyncio.get_running_loop()
         started = loop.time()
-        out = await self._guarded(plugin_id, "test")
+        out = await self._guarded(cid, "test")
         result = out if isinstance(out, ConnectionResult) else ConnectionResult.failure(
             ResultKind.ERROR, "test_connection returned data instead of a result"
         )
@@ -451,55 +624,64 @@ class IntegrationManager:
             result = result.model_copy(update={"elapsed_ms": round((loop.time() - started) * 1000, 1)})
         result = _scrub(result)
         if record:
-            await asyncio.to_thread(self._record, plugin_id, result)
+            await asyncio.to_thread(self._record, cid, result)
         return result
 
-    def _record(self, plugin_id: str, result: ConnectionResult) -> None:
-        def change(doc: Doc) -> None:
-            entry = self._entry(doc, plugin_id)
-            entry["last_tested"] = utcnow().isoformat()
-            entry["test_result"] = result.model_dump(mode="json")
-
-        try:
-            self.store.update(change)
-        except Exception as exc:  # recording is best effort; the result still stands
-            log.warning("could not record the test result of %s: %s", plugin_id, redact.safe_str(exc))
+    def _record(self, cid: str, result: ConnectionResult) -> None:
+        self._record_many([(cid, result)])
 
     async def test_many(self, ids: Iterable[str] | None = None) -> list[tuple[str, ConnectionResult]]:
-        ids = list(ids) if ids is not None else self.ids()
+        """Test connections concurrently (default: every connection); ``(id, result)`` pairs."""
+        ids = list(ids) if ids is not None else await asyncio.to_thread(self.connection_ids)
         results = await asyncio.gather(*(self.test(i, record=False) for i in ids))
         await asyncio.to_thread(self._record_many, list(zip(ids, results)))
         return list(zip(ids, results))
 
     def _record_many(self, pairs: list[tuple[str, ConnectionResult]]) -> None:
+        """Record test results; a named connection removed meanwhile is not brought back."""
+
         def change(doc: Doc) -> None:
             now = utcnow().isoformat()
-            for plugin_id, result in pairs:
-                entry = self._entry(doc, plugin_id)
+            for cid, result in pairs:
+                try:
+                    plugin_id, name = connections.parse(cid)
+                except InvalidConnectionId:
+                    continue
+                entry = self._entry(doc, cid) if name is None else self._find(doc, cid)
+                if entry is None:
+                    continue
                 entry["last_tested"] = now
                 entry["test_result"] = result.model_dump(mode="json")
 
         try:
             self.store.update(change)
-        except Exception as exc:
+        except Exception as exc:  # recording is best effort; the result still stands
             log.warning("could not record test results: %s", redact.safe_str(exc))
 
-    async def fetch(self, plugin_id: str) -> IntegrationData:
-        """Fetch one plugin's data; a failure is returned in ``error``, never raised."""
-        out = await self._guarded(plugin_id, "data")
+    async def fetch(self, cid: str) -> IntegrationData:
+        """Fetch one connection's data; a failure is returned in ``error``, never raised.
+
+        The answer carries the connection id as ``id`` and the plugin id as ``plugin``.
+        """
+        out = await self._guarded(cid, "data")
         if isinstance(out, ConnectionResult):
             data = IntegrationData.failed(out)
         else:
             data = out
-        return _scrub(data.model_copy(update={"id": plugin_id}))
+        try:
+            plugin_id = connections.parse(cid)[0]
+        except InvalidConnectionId:
+            plugin_id = cid
+        return _scrub(data.model_copy(update={"id": cid, "plugin": plugin_id}))
 
     def fetchable(self) -> list[str]:
-        """Ids of the enabled and configured plugins, in registry order."""
+        """Ids of the enabled and configured connections: plugins in registry order, each
+        plugin's default connection first, then its named ones."""
         doc = self.store.read()
-        return [i for i in self.ids() if self.is_enabled(i, doc) and self.is_configured(i, doc)]
+        return [c for c in self.connection_ids(doc=doc) if self.is_enabled(c, doc) and self.is_configured(c, doc)]
 
     async def fetch_many(self, ids: Iterable[str] | None = None) -> list[IntegrationData]:
-        ids = list(ids) if ids is not None else self.fetchable()
+        ids = list(ids) if ids is not None else await asyncio.to_thread(self.fetchable)
         return list(await asyncio.gather(*(self.fetch(i) for i in ids)))
 
 

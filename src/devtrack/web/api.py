@@ -1,7 +1,9 @@
 """The JSON API under ``/api/v1/``: the CLI's commands over HTTP, in the CLI's JSON shapes.
 
 Shapes come from the CLI's own serialisers so ``devtrack integrations show --json`` and
-``GET /api/v1/integrations/{id}`` can never drift apart. Errors are
+``GET /api/v1/integrations/{id}`` can never drift apart. ``{cid}`` is a connection id:
+``vercel`` (the default connection) or ``vercel:acme`` (the ``:`` may be sent as is or as
+``%3A``). Errors are
 ``{"ok": false, "error": {"kind", "message"}}`` (see ``errors.py``).
 """
 
@@ -13,6 +15,7 @@ from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, Field
 
 from ..cli.integrations import _data_json, _result_json, _status_json
+from ..integrations.connections import parse
 from ..integrations.contract import ConnectionResult
 from ..integrations.manager import IntegrationManager
 from .ai import AiProviders, AiProviderStatus
@@ -29,9 +32,9 @@ def _ai(request: Request) -> AiProviders:
     return request.app.state.ai  # type: ignore[no-any-return]
 
 
-def result_json(plugin_id: str, result: ConnectionResult) -> dict[str, Any]:
+def result_json(cid: str, result: ConnectionResult, plugin: str | None = None) -> dict[str, Any]:
     """The CLI's test result shape, plus ``kind`` spelled out for API clients."""
-    return _result_json(plugin_id, result) | {"kind": str(result.kind)}
+    return _result_json(cid, result, plugin=plugin) | {"kind": str(result.kind)}
 
 
 class CredentialsIn(BaseModel):
@@ -57,16 +60,25 @@ def list_integrations(request: Request) -> list[dict[str, Any]]:
     return [_status_json(s) for s in _manager(request).statuses()]
 
 
-@router.get("/integrations/{plugin_id}", tags=["integrations"], summary="Show one integration, credentials masked")
+@router.get("/integrations/{plugin_id}", tags=["integrations"], summary="Show one connection, credentials masked")
 def show_integration(plugin_id: str, request: Request) -> dict[str, Any]:
     manager = _manager(request)
     doc = manager.store.read()
+    manager.require(plugin_id, doc)
     cls = manager.plugin_class(plugin_id)
+    sources = manager.env_sources(plugin_id)
     return _status_json(manager.status(plugin_id, doc)) | {
         "credentials": manager.masked(plugin_id, doc),
-        "env_overrides": sorted(manager.env_overrides(plugin_id)),
+        "env_overrides": sorted(sources),
+        "env_vars": dict(sorted(sources.items())),
         "setup_guide": cls.setup_guide,
     }
+
+
+@router.delete("/integrations/{plugin_id}", tags=["integrations"], summary="Remove a named connection (integrations remove)")
+def remove_connection(plugin_id: str, request: Request) -> dict[str, Any]:
+    _manager(request).remove_connection(plugin_id)
+    return {"ok": True, "id": plugin_id, "removed": True}
 
 
 @router.put("/integrations/{plugin_id}/credentials", tags=["integrations"], summary="Save credentials (integrations set)")
@@ -101,14 +113,14 @@ def disable(plugin_id: str, request: Request) -> dict[str, Any]:
 @router.post("/integrations/{plugin_id}/test", tags=["integrations"], summary="Test the connection (recorded)")
 async def test_integration(plugin_id: str, request: Request) -> dict[str, Any]:
     manager = _manager(request)
-    manager.plugin_class(plugin_id)
-    return result_json(plugin_id, await manager.test(plugin_id))
+    manager.require(plugin_id)
+    return result_json(plugin_id, await manager.test(plugin_id), plugin=parse(plugin_id)[0])
 
 
 @router.get("/integrations/{plugin_id}/data", tags=["integrations"], summary="Fetch data (health, events, records)")
 async def integration_data(plugin_id: str, request: Request) -> dict[str, Any]:
     manager = _manager(request)
-    manager.plugin_class(plugin_id)
+    manager.require(plugin_id)
     return _data_json(await manager.fetch(plugin_id))
 
 

@@ -16,7 +16,8 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from .. import redact
 from ..credentials import CredentialStoreError
-from ..integrations.manager import CredentialsInvalid
+from ..integrations.connections import InvalidConnectionId
+from ..integrations.manager import CredentialsInvalid, DefaultConnection
 from ..integrations.registry import RegistryError, UnknownIntegration
 from .ai import UnknownProvider
 
@@ -52,6 +53,11 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(UnknownProvider)
     async def _unknown(request: Request, exc: KeyError) -> Response:
         return error_response(request, 404, "not_found", str(exc))
+
+    @app.exception_handler(InvalidConnectionId)
+    @app.exception_handler(DefaultConnection)
+    async def _bad_connection(request: Request, exc: ValueError) -> Response:
+        return error_response(request, 400, "invalid_request", str(exc))
 
     @app.exception_handler(CredentialsInvalid)
     async def _invalid(request: Request, exc: CredentialsInvalid) -> Response:
