@@ -100,3 +100,39 @@ def test_serve_sandbox_starts_and_stops_the_emulators(tmp_path: Path) -> None:
         out, err = proc.communicate(timeout=60)
     assert "sandbox stopped" in out
     assert not (tmp_path / "real-credentials.json").exists()  # the user's store was never touched
+
+
+def test_add_a_second_vercel_account_in_settings(page: Any, vercel_sandbox: Sandbox,  # noqa: F811
+                                                 sandbox_server: tuple[ServerThread, IntegrationManager]) -> None:
+    """Issue 14 in the browser: "Add account" acme with the team's token, Save, Test shows ok;
+    the list shows "Vercel" and "Vercel · acme". (The dashboard card per connection is the
+    views' part and not asserted here.)"""
+    srv, manager = sandbox_server
+    creds = vercel_sandbox.credentials()["vercel"]
+    webauth.login(page, srv.url, "/settings/integrations/vercel")
+    page.get_by_label("Add account: name").fill("Acme!")
+    page.get_by_role("button", name="Add account").click()
+    expect(page.locator("#e-add-name")).to_contain_text("lowercase letters, digits and single dashes")
+    page.get_by_label("Add account: name").fill("acme")
+    page.get_by_role("button", name="Add account").click()
+    expect(page.get_by_role("heading", name="Vercel · acme")).to_be_visible()
+    page.get_by_label("Access token").fill(creds["token"])
+    page.get_by_label("Team ID").fill(creds["team_id"])
+    page.get_by_role("button", name="Save").click()
+    expect(page.locator("[data-saved]")).to_have_text(f"Saved: {mask(creds['token'])}")
+    assert manager.connection_ids("vercel") == ["vercel", "vercel:acme"]
+
+    page.get_by_role("button", name="Test connection").click()
+    expect(page.locator("[data-result] .result .kind")).to_have_text("ok", timeout=20_000)
+    expect(page.locator('.row[data-plugin="vercel:acme"] [data-dot]')).to_have_attribute("aria-label", "passing")
+    expect(page.locator('.row[data-plugin="vercel"] [data-dot]')).to_have_attribute("aria-label", "never tested")
+    expect(page.locator('.row[data-plugin="vercel:acme"] .name')).to_have_text("Vercel · acme")
+    expect(page.locator('.row[data-plugin="vercel"] .name')).to_have_text("Vercel")
+    assert creds["token"] not in page.content()
+    shot(page, "settings-vercel-second-account")
+
+    # Remove asks first; Yes removes it and leaves the default account.
+    page.get_by_role("button", name="Remove…").click()
+    page.get_by_role("button", name="Yes, remove Vercel · acme").click()
+    expect(page.get_by_role("status")).to_have_text("Removed vercel:acme.")
+    assert manager.connection_ids("vercel") == ["vercel"]

@@ -13,6 +13,7 @@ from urllib.parse import quote
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
+from ..integrations import connections
 from ..integrations.manager import CredentialsInvalid, IntegrationManager, env_key
 from .ai import AiProviders
 from .security import AUTH_COOKIE, Guard
@@ -53,18 +54,24 @@ def settings() -> Response:
 # ---------------------------------------------------------------------- integrations
 
 
+def _href(cid: str) -> str:
+    """A connection's Settings page (``:`` stays readable in the path)."""
+    return f"/settings/integrations/{quote(cid, safe=':')}"
+
+
 def _integrations_page(
     request: Request,
-    plugin_id: str | None,
+    cid: str | None,
     *,
     errors: dict[str, str] | None = None,
     typed: dict[str, str] | None = None,
     status_code: int = 200,
+    adding: str = "",
 ) -> HTMLResponse:
     manager = _manager(request)
     doc = manager.store.read()
     statuses = [manager.status(i, doc) for i in manager.ids()]
-    selected_id = plugin_id or (statuses[0].id if statuses else None)
+    selected_id = cid or (statuses[0].id if statuses else None)
     selected = None
     if selected_id is not None:
         cls = manager.plugin_class(selected_id)
@@ -79,6 +86,11 @@ def _integrations_page(
             "cleared": [labels[f.key] for f in fields if f.secret and f.key in asked],
             "moved": [f.label for f in fields if f.destination and set(f.carries) & set(asked)],
             "status": manager.status(selected_id, doc),
+            "plugin": cls.id,
+            "named": connections.parse(selected_id)[1] is not None,
+            # A named connection not saved yet: "Add account" asked for it, the first Save creates it.
+            "new": not manager.exists(selected_id, doc),
+            "confirm_remove": request.query_params.get("remove") == "1",
             "masked": masked,
             "overrides": {k: env_key(selected_id, k) for k in manager.env_overrides(selected_id)},
             "setup_guide": cls.setup_guide,
@@ -87,9 +99,9 @@ def _integrations_page(
         }
     return _render(
         request, "integrations.html", status_code,
-        statuses=statuses, selected=selected, errors=errors or {},
-        flash=request.query_params.get("flash", ""), problems=manager.registry.problems,
-        warnings=manager.store.warnings(),
+        statuses=statuses, selected=selected, errors=errors or {}, adding=adding,
+        flash=request.query_params.get("flash", ""), removed=request.query_params.get("removed", ""),
+        problems=manager.registry.problems, warnings=manager.store.warnings(),
     )
 
 
@@ -98,40 +110,77 @@ def integrations(request: Request) -> HTMLResponse:
     return _integrations_page(request, None)
 
 
-@router.get("/settings/integrations/{plugin_id}", response_class=HTMLResponse)
-def integration(plugin_id: str, request: Request) -> HTMLResponse:
-    _manager(request).plugin_class(plugin_id)
-    return _integrations_page(request, plugin_id)
-
-
-@router.post("/settings/integrations/{plugin_id}/credentials")
-async def save_credentials(plugin_id: str, request: Request) -> Response:
+@router.get("/settings/integrations/{cid}", response_class=HTMLResponse)
+def integration(cid: str, request: Request) -> HTMLResponse:
+    """One connection's page; a named one that does not exist yet only with ``?new=1`` (the
+    "Add account" step), so a mistyped id is a 404 rather than a blank form."""
     manager = _manager(request)
-    model = manager.plugin_class(plugin_id).credentials_model
+    manager.plugin_of(cid)
+    if request.query_params.get("new") != "1":
+        manager.require(cid)
+    return _integrations_page(request, cid)
+
+
+@router.get("/settings/integrations/{plugin_id}/add", response_class=HTMLResponse)
+def add_account(plugin_id: str, request: Request) -> Response:
+    """"Add account": check the NAME, then open the new connection's form (Save creates it)."""
+    manager = _manager(request)
+    plugin_id = manager.plugin_of(plugin_id)
+    name = str(request.query_params.get("name") or "").strip()
+    problem = "Enter a name for the account, e.g. acme." if not name else connections.name_problem(name)
+    cid = connections.connection_id(plugin_id, name)
+    if problem is None and manager.exists(cid):
+        problem = f"{manager.label(cid)} already exists."
+    if problem:
+        message = problem[0].upper() + problem[1:]
+        if not message.endswith("."):
+            message += "."
+        return _integrations_page(request, plugin_id, errors={"add_name": message}, adding=name, status_code=422)
+    return _back(f"{_href(cid)}?new=1")
+
+
+@router.post("/settings/integrations/{cid}/credentials")
+async def save_credentials(cid: str, request: Request) -> Response:
+    manager = _manager(request)
+    model = manager.plugin_class(cid).credentials_model
     form = await request.form()
     values = {f.key: str(form.get(f.key) or "").strip() or None for f in model.fields()}
     try:
-        cleared = manager.save_credentials(plugin_id, values).cleared
+        cleared = manager.save_credentials(cid, values).cleared
     except CredentialsInvalid as exc:
         typed = {f.key: values[f.key] or "" for f in model.fields() if not f.masked}
-        return _integrations_page(request, plugin_id, errors=exc.errors, typed=typed, status_code=422)
+        return _integrations_page(request, cid, errors=exc.errors, typed=typed, status_code=422)
     also = f"&cleared={quote(','.join(cleared))}" if cleared else ""
-    return _back(f"/settings/integrations/{quote(plugin_id)}?flash=saved{also}")
+    return _back(f"{_href(cid)}?flash=saved{also}")
 
 
-@router.post("/settings/integrations/{plugin_id}/enabled")
-async def set_enabled(plugin_id: str, request: Request) -> Response:
+@router.post("/settings/integrations/{cid}/enabled")
+async def set_enabled(cid: str, request: Request) -> Response:
     form = await request.form()
-    _manager(request).set_enabled(plugin_id, form.get("enabled") == "1")
-    return _back(f"/settings/integrations/{quote(plugin_id)}")
+    _manager(request).set_enabled(cid, form.get("enabled") == "1")
+    return _back(_href(cid))
 
 
-@router.post("/settings/integrations/{plugin_id}/test")
-async def test(plugin_id: str, request: Request) -> Response:
+@router.post("/settings/integrations/{cid}/test")
+async def test(cid: str, request: Request) -> Response:
     manager = _manager(request)
-    manager.plugin_class(plugin_id)
-    await manager.test(plugin_id)
-    return _back(f"/settings/integrations/{quote(plugin_id)}?flash=tested")
+    manager.require(cid)
+    await manager.test(cid)
+    return _back(f"{_href(cid)}?flash=tested")
+
+
+@router.post("/settings/integrations/{cid}/remove")
+async def remove(cid: str, request: Request) -> Response:
+    """Remove a named connection; only with ``confirm=yes`` from the confirmation step, so a
+    stray post (or a page without JavaScript) always goes through "Remove …? Yes / Cancel"."""
+    manager = _manager(request)
+    manager.require(cid)
+    form = await request.form()
+    if form.get("confirm") != "yes":
+        return _back(f"{_href(cid)}?remove=1#remove")
+    plugin_id = manager.plugin_of(cid)
+    manager.remove_connection(cid)
+    return _back(f"{_href(plugin_id)}?flash=removed&removed={quote(cid, safe=':')}")
 
 
 # ---------------------------------------------------------------------- AI providers
