@@ -11,7 +11,10 @@ import sys
 import time
 from pathlib import Path
 
-IDS = ["github", "vercel", "supabase", "sentry", "helicone", "upstash", "aws-ec2", "cloudflare"]
+# One entry per connection: the sandbox seeds Vercel's team account (the default connection)
+# and the same user's personal account as ``vercel:personal`` (issue 14).
+IDS = ["github", "vercel", "vercel:personal", "supabase", "sentry", "helicone", "upstash", "aws-ec2",
+       "cloudflare"]
 
 
 def _load(env_file: Path) -> dict[str, str]:
@@ -54,6 +57,7 @@ def test_sandbox_then_test_all_and_data_all(tmp_path: Path) -> None:
         expected = {
             "github": ["pull_requests", "ci_runs", "issues", "commits", "branches"],
             "vercel": ["projects", "deployments"],
+            "vercel:personal": ["projects", "deployments"],
             "supabase": ["projects"],
             "sentry": ["errors"],
             "helicone": ["llm_usage"],
@@ -61,6 +65,11 @@ def test_sandbox_then_test_all_and_data_all(tmp_path: Path) -> None:
             "aws-ec2": ["instances"],
             "cloudflare": ["zones", "workers", "deployments"],
         }
+        assert data["vercel:personal"]["plugin"] == "vercel"
+        # Each account sees its own projects: the personal scope is not the team's.
+        team_projects = {p["id"] for p in data["vercel"]["records"]["projects"]}
+        personal_projects = {p["id"] for p in data["vercel:personal"]["records"]["projects"]}
+        assert personal_projects and not personal_projects & team_projects
         for plugin, kinds in expected.items():
             assert data[plugin]["error"] is None, data[plugin]["error"]
             assert data[plugin]["health"]["status"] in ("healthy", "degraded", "down"), plugin

@@ -16,6 +16,10 @@ from devtrack.sandbox import Sandbox
 from devtrack.views.store import SqliteStore, open_store
 
 PLUGINS = ["github", "vercel", "supabase", "sentry", "helicone", "upstash", "aws-ec2", "cloudflare"]
+#: Every connection the sandbox seeds, in the manager's order: Vercel has the team account (the
+#: default connection) and the personal one (issue 14), so each view merges two Vercel accounts.
+CONNECTIONS = ["github", "vercel", "vercel:personal", "supabase", "sentry", "helicone", "upstash", "aws-ec2",
+               "cloudflare"]
 GIT_ENV = {"GIT_AUTHOR_NAME": "Ada", "GIT_AUTHOR_EMAIL": "ada@example.com", "GIT_COMMITTER_NAME": "Ada",
            "GIT_COMMITTER_EMAIL": "ada@example.com", "GIT_CONFIG_NOSYSTEM": "1"}
 

@@ -26,7 +26,7 @@ from devtrack.views.store import SqliteStore, open_store
 from devtrack.web.server import ServerThread
 
 from .. import webauth
-from .conftest import PLUGINS
+from .conftest import CONNECTIONS
 
 BADGE = {"ok": "ok", "warn": "warn", "bad": "bad", "off": "muted"}
 PAGES = {"dashboard": "/", "deployments": "/deployments", "errors": "/errors", "code": "/code",
@@ -218,7 +218,7 @@ def test_dashboard_cards_agree_with_the_plugins(served: httpx.Client,
     coord, _ = troubled
     view, page = fetch(served, "dashboard")
     cards = {c["id"]: c for c in view["cards"]}
-    assert [c["id"] for c in view["cards"]] == PLUGINS
+    assert [c["id"] for c in view["cards"]] == CONNECTIONS
     for pid, card in cards.items():
         assert card["status"] == page.statuses[pid] == health(coord, pid).status
     assert cards["supabase"]["status"] in ("degraded", "down") and cards["cloudflare"]["status"] == "degraded"
@@ -247,7 +247,7 @@ def test_deployment_badges_follow_the_plugins(served: httpx.Client,
         assert row[state]["badge"] == BADGE[level[row[state]["text"]]]
     red = sum(row[state]["badge"] == "bad" for row in table["rows"])
     assert red == sum(d["state"] == "error" for d in view["items"]["deployments"]) > 0
-    assert {s["id"]: s["status"] for s in view["sources"]} == {p: health(coord, p).status for p in ("vercel", "cloudflare")}
+    assert {s["id"]: s["status"] for s in view["sources"]} == {p: health(coord, p).status for p in ("vercel", "vercel:personal", "cloudflare")}
 
 
 def test_error_badges_follow_the_sentry_levels(served: httpx.Client,

@@ -19,7 +19,7 @@ from devtrack.web.views_routes import ViewsRuntime
 from .. import webauth
 from ..web.browser import browser, page  # noqa: F401 (fixtures)
 from ..web.test_browser import shot
-from .conftest import PLUGINS
+from .conftest import CONNECTIONS
 
 
 @pytest.fixture
@@ -27,7 +27,7 @@ def served(manager: IntegrationManager) -> Iterator[tuple[ServerThread, ViewsRun
     """The web app with the refresh coordinator running (as in devtrack serve), every plugin fetched once."""
     app = webauth.app(manager)
     runtime: ViewsRuntime = app.state.views
-    runtime.start(intervals={p: 600 for p in PLUGINS}, tick=0.1)
+    runtime.start(intervals={p: 600 for p in CONNECTIONS}, tick=0.1)
     try:
         states = runtime.refresher.refresh(timeout=120)
         assert all(s.error is None for s in states), [s.error for s in states]
@@ -48,14 +48,16 @@ def test_each_view_shows_the_seeded_records(page: Any, served: tuple[ServerThrea
     srv, runtime = served
     good = runtime.refresher.coordinator.good
     webauth.login(page, srv.url, "/")
-    for pid in PLUGINS:
+    for pid in CONNECTIONS:  # a card per connection: "Vercel" and "Vercel · personal"
         card = page.locator(f'[data-card="{pid}"]')
         expect(card).to_be_visible()
         expect(card.locator("[data-status]")).not_to_have_text("pending")
     expect(page.locator("[data-event]").first).to_be_visible()
     shot(page, "views-dashboard")
 
-    newest = max(good["vercel"].records.deployments, key=lambda d: d.created_at)
+    # The view merges both Vercel accounts: the newest deployment of either comes first.
+    newest = max(good["vercel"].records.deployments + good["vercel:personal"].records.deployments,
+                 key=lambda d: d.created_at)
     page.get_by_role("link", name="Deployments", exact=True).click()
     expect(page.get_by_role("heading", name="Recent deployments")).to_be_visible()
     expect(page.locator("svg[data-chart=deploy-outcomes] rect").first).to_be_attached()

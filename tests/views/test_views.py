@@ -20,7 +20,7 @@ from devtrack.views.current import Current
 from devtrack.views.store import SqliteStore
 
 from ..timing import active_since
-from .conftest import PLUGINS
+from .conftest import CONNECTIONS, PLUGINS
 
 
 @pytest.fixture
@@ -40,7 +40,7 @@ async def test_views_hold_the_seeded_records(filled: Coordinator) -> None:
     current = filled.current()
     good = filled.good
     dash = build.dashboard(current)
-    assert [c["id"] for c in dash["cards"]] == PLUGINS and dash["timeline"]
+    assert [c["id"] for c in dash["cards"]] == CONNECTIONS and dash["timeline"]
     assert all(c["last_refresh"] and not c["stale"] for c in dash["cards"])
     assert {e["plugin"] for e in dash["timeline"]} >= {"vercel", "sentry"}
     assert dash["timeline"] == sorted(dash["timeline"], key=lambda e: e["time"] or "", reverse=True)

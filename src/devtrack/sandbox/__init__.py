@@ -11,7 +11,8 @@ Using it
     with Sandbox(services=["vercel"], seed=1, scale={"vercel_deployments": 500}) as sb:
         sb.url("vercel")                     # http://127.0.0.1:PORT
         sb.env()                             # {"DEVTRACK_VERCEL_BASE_URL": "http://127.0.0.1:PORT"}
-        sb.credentials()                     # {"vercel": {"token": "...", "team_id": "team_..."}}
+        sb.credentials()                     # {"vercel": {"token": "...", "team_id": "team_..."},
+                                             #  "vercel:personal": {"token": "..."}}  (connection ids)
         sb.faults("vercel").add(route="/v6/deployments", status=429, retry_after=1, times=1)
         sb.faults("vercel").add(route="/v2/user", latency=0.2)          # always, until clear()
         sb.faults("vercel").add(route="/v10/projects", method="GET", reset=True, times=2)

@@ -104,12 +104,20 @@ class Sandbox:
         return out
 
     def credential_doc(self) -> dict[str, Any]:
-        """The credentials as a store document (schema of :mod:`devtrack.credentials`)."""
+        """The credentials as a store document (schema of :mod:`devtrack.credentials`): a
+        default connection (``vercel``) at its plugin's entry, a named one (``vercel:personal``)
+        under that entry's ``connections``."""
         from ..credentials import empty_doc
+        from ..integrations.connections import parse
 
         doc = empty_doc()
-        for plugin_id, fields in self.credentials().items():
-            doc["integrations"][plugin_id] = {"enabled": True, "credentials": fields}
+        for cid, fields in self.credentials().items():
+            plugin_id, name = parse(cid)
+            entry = doc["integrations"].setdefault(plugin_id, {"enabled": True, "credentials": {}})
+            if name is None:
+                entry["credentials"] = fields
+            else:
+                entry.setdefault("connections", {})[name] = {"enabled": True, "credentials": fields}
         return doc
 
     def write_credentials(self, path: str | Path) -> Path:

@@ -136,7 +136,12 @@ class VercelEmulator(Emulator):
         return resp
 
     def credentials(self, url: str) -> dict[str, dict[str, str]]:
-        return {"vercel": {"token": self.good_token, "team_id": self.teams[0]["id"]}}
+        """The team account as the default connection and the same user's personal account
+        (no team: the token owner's own scope) as ``vercel:personal``, so the demo shows two."""
+        return {
+            "vercel": {"token": self.good_token, "team_id": self.teams[0]["id"]},
+            "vercel:personal": {"token": self.good_token},
+        }
 
     def auth(self, request: Request) -> str:
         """The token's owner scope check: 403 ``invalidToken`` / ``missingToken`` as Vercel does."""
