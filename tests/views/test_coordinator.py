@@ -12,6 +12,7 @@ import pytest
 from devtrack.integrations.manager import IntegrationManager
 from devtrack.sandbox import Sandbox
 from devtrack.views.coordinator import Coordinator
+from devtrack.views.keys import Keys
 from devtrack.views.store import SqliteStore
 
 from .conftest import CONNECTIONS, PLUGINS
@@ -22,7 +23,7 @@ async def test_refresh_all_stores_every_plugin(manager: IntegrationManager, stor
     states = await coord.refresh_many()
     assert [s.id for s in states] == CONNECTIONS
     assert {s.id: s.error for s in states} == {p: None for p in CONNECTIONS}
-    assert set(store.latest_all(good=True)) == set(CONNECTIONS)
+    assert {Keys(manager).cid(k) for k in store.latest_all(good=True)} == set(CONNECTIONS)
     github = coord.good["github"]
     assert [c.subject for c in github.records.commits][:3] == ["views commit 2", "views commit 1", "views commit 0"]
     assert github.records.pull_requests and github.health.metrics["dirty_files"] == 1

@@ -37,8 +37,10 @@ class Fitted:
     def print(self, console: Console) -> None:
         console.print(self.table)
         if self.hidden:
-            names = ", ".join(self.hidden)
-            console.print(markup("[dim]  not shown at this width: {} (widen the terminal or use --json)[/]", names))
+            note = "  not shown at this width: " + ", ".join(self.hidden)
+            how = "(widen the terminal or use --json)"
+            sep = " " if len(note) + 1 + len(how) <= console.width else "\n  "  # never split the advice
+            console.print(markup("[dim]{}{}{}[/]", note, sep, how))
 
 
 def _width(cell: str) -> int:

@@ -26,17 +26,37 @@ ICONS = {status: Markup(icon) for status, icon in {
     "pending": "[dim]…[/]", "unknown": "[dim]?[/]"}.items()}
 
 
-def _current() -> list[Current]:
+CONNECTION_OPTION = typer.Option("--connection", "-c", metavar="ID",
+                                 help="Only this connection's rows (e.g. vercel:acme).")
+
+
+def _require(manager: Any, cid: str, as_json: bool) -> None:
+    """Exit with a clear message unless the manager lists connection ``cid``."""
+    from ..integrations.registry import UnknownIntegration
+    from ..views.keys import require
+
+    try:
+        require(manager, cid)
+    except UnknownIntegration as exc:
+        fail(str(exc), as_json=as_json, kind="not_found")
+    except ValueError as exc:  # not a connection id at all
+        fail(str(exc), as_json=as_json, kind="usage", code=2)
+
+
+def _current(connection: str | None = None, as_json: bool = False) -> list[Current]:
     from ..integrations.manager import get_manager
     from ..views.current import from_store
     from ..views.store import StoreError, open_store
 
+    manager = get_manager()
+    if connection is not None:
+        _require(manager, connection, as_json)
     try:
-        store = open_store()
+        store = open_store(credentials=manager.store.path)
     except StoreError as exc:
-        fail(str(exc), kind="config")
+        fail(str(exc), as_json=as_json, kind="config")
     try:
-        return from_store(get_manager(), store)
+        return from_store(manager, store)
     finally:
         store.close()
 
@@ -82,10 +102,10 @@ def status(as_json: bool = JSON_OPTION) -> None:
         console.print(f"\n{view['empty']['message']} Refresh with: devtrack views refresh")
 
 
-def _print_view(name: str, as_json: bool) -> None:
+def _print_view(name: str, as_json: bool, connection: str | None = None) -> None:
     from ..views.build import build
 
-    view = build(name, _current())
+    view = build(name, _current(connection, as_json), connection=connection)
     if as_json:
         emit_json({"ok": True, **view})
         return
@@ -104,7 +124,8 @@ def _text(cell: Any) -> str:
 def _print_tables(view: dict[str, Any]) -> None:
     from ..text import humane_time
     from .output import console
-    from .tables import fit
+    from ..views.build import CONNECTION_COLUMN
+    from .tables import DROP_FIRST, fit
 
     console.print(markup("[bold]{}[/]", view["title"]))
     for s in view["sources"]:
@@ -121,12 +142,25 @@ def _print_tables(view: dict[str, Any]) -> None:
         console.print("  " + " · ".join(f"{m['label']}: {m['value']}" for m in view["summary"]))
     for t in view["tables"]:
         rows = [[_text(c) for c in row] for row in t["rows"]]
-        fit(t["title"], list(t["columns"]), rows, console.width).print(console)
+        drop = DROP_FIRST
+        if CONNECTION_COLUMN in t["columns"]:
+            _name_connections(t["columns"].index(CONNECTION_COLUMN), rows)
+            drop = ("provider", *(d for d in DROP_FIRST if d != "provider"))  # a connection names it too
+        fit(t["title"], list(t["columns"]), rows, console.width, drop_first=drop).print(console)
+
+
+def _name_connections(at: int, rows: list[list[str]]) -> None:
+    """In a terminal the Connection column holds just the connection's name ("acme"; the
+    plugin's for a default connection), so the columns that matter keep their room; the full
+    labels ("Vercel · acme") head the view, and ``--json`` has them on every item."""
+    for row in rows:
+        row[at] = row[at].split(" · ", 1)[-1]
 
 
 def _view_command(name: str, doc: str) -> None:
-    def command(as_json: bool = JSON_OPTION) -> None:
-        _print_view(name, as_json)
+    def command(as_json: bool = JSON_OPTION,
+                connection: Annotated[str | None, CONNECTION_OPTION] = None) -> None:
+        _print_view(name, as_json, connection)
 
     command.__doc__ = doc
     app.command(name)(command)
@@ -144,7 +178,8 @@ for _name, _doc in (
 
 @app.command("refresh")
 def refresh(
-    plugins: Annotated[list[str] | None, typer.Argument(help="Plugin ids (default: every enabled, configured one).")] = None,
+    plugins: Annotated[list[str] | None, typer.Argument(
+        help="Connection ids, e.g. vercel or vercel:acme (default: every enabled, configured one).")] = None,
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Fetch now and store the snapshots (the same refresh ``devtrack serve`` runs on a timer)."""
@@ -154,14 +189,11 @@ def refresh(
     from ..views.coordinator import Coordinator
     from ..views.store import StoreError, open_store
 
-    from ..integrations.registry import UnknownIntegration
-
     manager = get_manager()
-    for pid in plugins or []:
-        if pid not in manager.ids():
-            fail(str(UnknownIntegration(pid, manager.ids())), as_json=as_json, kind="not_found")
+    for cid in plugins or []:
+        _require(manager, cid, as_json)
     try:
-        store = open_store()
+        store = open_store(credentials=manager.store.path)
     except StoreError as exc:
         fail(str(exc), as_json=as_json, kind="config")
     coordinator = Coordinator(manager, store, quiet=True)  # each outcome is printed below, once

@@ -5,6 +5,12 @@ One model, three renderings: the JSON endpoints return it as is, the CLI prints 
 A table cell is a string or ``{"text", "url"?, "badge"?}``; a table whose rows stop short of
 what the plugin holds says so with ``shown`` and ``total``. Every badge is its plugin's verdict
 on that item (:mod:`.conditions`), and each item in ``items`` carries it as ``condition``.
+
+Views merge every connection of their plugins (a personal and a team Vercel account): each
+item carries ``connection`` (its id) and ``connection_label`` ("Vercel · acme"), a table
+lists its rows' connection ids in ``connections``, and once a view draws on more than one
+connection of a plugin its tables gain a "Connection" column. ``connection=ID`` keeps one connection's
+rows; ``view["connections"]`` lists those a view could show, for the filter.
 """
 
 from __future__ import annotations
@@ -98,10 +104,13 @@ def _when(value: datetime | None) -> str:
 
 
 def source(c: Current, now: datetime) -> dict[str, Any]:
-    """A plugin's freshness as every view reports it."""
+    """A connection's freshness as every view reports it (``name`` is its label)."""
     return {
         "id": c.id,
         "name": c.name,
+        "plugin": c.plugin,
+        "connection": c.id,
+        "connection_label": c.name,
         "status": c.status(),
         "stale": c.stale(now),
         "needs_attention": c.needs_attention,
@@ -127,36 +136,60 @@ def _day_keys(now: datetime, days: int = CHART_DAYS) -> list[str]:
     return [(now - timedelta(days=d)).strftime("%Y-%m-%d") for d in range(days - 1, -1, -1)]
 
 
-def _base(name: str, current: list[Current], now: datetime) -> tuple[View, dict[str, Current]]:
+Used = dict[str, list[Current]]
+#: The column a table of a view drawing on several connections gains.
+CONNECTION_COLUMN = "Connection"
+
+
+def _several(connections: list[Current]) -> bool:
+    """Whether some plugin has more than one connection here: then rows say which they are from."""
+    plugins = [c.plugin for c in connections]
+    return len(plugins) > len(set(plugins))
+
+
+def _listed(connections: list[Current]) -> list[dict[str, str]]:
+    """The connections a filter offers: those that can have data (enabled and configured)."""
+    return [{"id": c.id, "label": c.name, "plugin": c.plugin} for c in connections if c.configured]
+
+
+def _base(name: str, current: list[Current], now: datetime, connection: str | None = None) -> tuple[View, Used]:
+    """The view's frame and its enabled connections per plugin (only ``connection``'s if given)."""
     title, plugins = VIEWS[name]
-    by_id = {c.id: c for c in current}
-    used = {p: by_id[p] for p in plugins if p in by_id}
+    mine = [c for p in plugins for c in current if c.plugin == p and c.enabled]
+    shown = [c for c in mine if connection is None or c.id == connection]
+    used: Used = {}
+    for c in shown:
+        used.setdefault(c.plugin, []).append(c)
     view: View = {
         "view": name, "title": title, "generated_at": now.isoformat(),
-        "sources": [source(c, now) for c in used.values() if c.enabled],
+        "connections": _listed(mine),
+        "connection": connection, "labelled": _several([c for c in mine if c.configured]),
+        "sources": [source(c, now) for c in shown],
         "empty": None, "summary": [], "charts": [], "tables": [], "items": {},
     }
     return view, used
 
 
-def _records(used: dict[str, Current], plugin: str, kind: str) -> list[Any]:
-    c = used.get(plugin)
-    if c is None or not c.enabled or c.data is None:
-        return []
-    return list(getattr(c.data.records, kind))
+def _records(used: Used, plugin: str, kind: str) -> list[tuple[Current, Any]]:
+    """Every record of a kind from each connection of a plugin, with the connection it came from."""
+    return [(c, r) for c in used.get(plugin, []) if c.data is not None for r in getattr(c.data.records, kind)]
 
 
-def _dump(items: Iterable[Any]) -> list[dict[str, Any]]:
-    return [i.model_dump(mode="json") for i in items]
+def _conn(c: Current) -> dict[str, str]:
+    return {"connection": c.id, "connection_label": c.name}
 
 
-def _judged(plugin: str, kind: str, items: Iterable[Any]) -> list[dict[str, Any]]:
-    """Records as JSON, each with its plugin's verdict (the one its badge shows)."""
-    return [_item(plugin, kind, i) for i in items]
+def _dump(pairs: Iterable[tuple[Current, Any]]) -> list[dict[str, Any]]:
+    return [r.model_dump(mode="json") | _conn(c) for c, r in pairs]
 
 
-def _item(plugin: str, kind: str, record: Any) -> dict[str, Any]:
-    return record.model_dump(mode="json") | {"condition": condition(plugin, kind, record).dump()}
+def _judged(plugin: str, kind: str, pairs: Iterable[tuple[Current, Any]]) -> list[dict[str, Any]]:
+    """Records as JSON, each with its plugin's verdict (the one its badge shows) and connection."""
+    return [_item(c, plugin, kind, r) for c, r in pairs]
+
+
+def _item(c: Current, plugin: str, kind: str, record: Any) -> dict[str, Any]:
+    return record.model_dump(mode="json") | {"condition": condition(plugin, kind, record).dump()} | _conn(c)
 
 
 def _verdict(plugin: str, kind: str, record: Any) -> Cell:
@@ -165,9 +198,17 @@ def _verdict(plugin: str, kind: str, record: Any) -> Cell:
     return _cell(c.label, badge=badge(c))
 
 
-def _table(title: str, columns: list[str], rows: list[list[Cell]], total: int | None = None) -> dict[str, Any]:
-    """A table; ``total`` when the plugin holds more items than the rows show."""
-    out: dict[str, Any] = {"title": title, "columns": columns, "rows": rows}
+def _table(view: View, title: str, columns: list[str], rows: list[tuple[Current | None, list[Cell]]],
+           total: int | None = None) -> dict[str, Any]:
+    """A table of rows, each from a connection (``None``: a sum over them); ``total`` when the
+    plugin holds more items than the rows show. A view of several connections labels each row."""
+    cols = list(columns)
+    cells = [row for _, row in rows]
+    if view["labelled"]:
+        cols.append(CONNECTION_COLUMN)
+        cells = [row + [c.name if c else "all"] for c, row in rows]
+    out: dict[str, Any] = {"title": title, "columns": cols, "rows": cells,
+                           "connections": [c.id if c else None for c, _ in rows]}
     if total is not None and total > len(rows):
         out |= {"shown": len(rows), "total": total}
     return out
@@ -177,39 +218,43 @@ def _table(title: str, columns: list[str], rows: list[list[Cell]], total: int | 
 
 
 def dashboard(current: list[Current], now: datetime | None = None, timeline: int = 30,
-              per_source: int = 6) -> View:
-    """A card per enabled integration and a merged timeline of recent events."""
+              per_source: int = 6, connection: str | None = None) -> View:
+    """A card per enabled connection and a merged timeline of recent events."""
     now = now or utcnow()
     cards = []
     events: list[dict[str, Any]] = []
-    for c in current:
+    listed = [c for c in current if c.enabled]
+    shown = [c for c in current if connection is None or c.id == connection]
+    for c in shown:
         if not c.enabled:
             continue
         metrics = c.data.health.metrics if c.data else {}
-        shown = [(label, fmt(metrics.get(key), key)) for key, label in CARD_METRICS.get(c.id, [])
-                 if key in metrics]
-        if not shown:
-            shown = [(k, fmt(v, k)) for k, v in metrics.items() if isinstance(v, int | float | str)][:4]
+        picked = [(label, fmt(metrics.get(key), key)) for key, label in CARD_METRICS.get(c.plugin, [])
+                  if key in metrics]
+        if not picked:
+            picked = [(k, fmt(v, k)) for k, v in metrics.items() if isinstance(v, int | float | str)][:4]
         counts = c.data.records.non_empty() if c.data else {}
         cards.append(source(c, now) | {
-            "metrics": [{"label": label, "value": value} for label, value in shown],
+            "metrics": [{"label": label, "value": value} for label, value in picked],
             "records": counts,
         })
         if c.data:  # a few per source, so one chatty service cannot drown the others
             for e in sorted(c.data.events, key=lambda e: e.time.timestamp() if e.time else 0.0,
                             reverse=True)[:per_source]:
                 events.append({"time": _iso(e.time), "title": e.title, "severity": e.severity,
-                               "url": e.url, "source": c.name, "plugin": c.id})
+                               "url": e.url, "source": c.name, "plugin": c.plugin, **_conn(c)})
     events.sort(key=lambda e: e["time"] or "", reverse=True)
     return {
         "view": "dashboard", "title": "Dashboard", "generated_at": now.isoformat(),
+        "connections": _listed(listed),
+        "connection": connection, "labelled": _several([c for c in listed if c.configured]),
         "cards": cards,
-        "disabled": [{"id": c.id, "name": c.name} for c in current if not c.enabled],
+        "disabled": [{"id": c.id, "name": c.name} for c in shown if not c.enabled],
         "timeline": events[:timeline],
-        "empty": None if any(c.data for c in current) else {
+        "empty": None if any(c.data for c in shown) else {
             "message": "Nothing refreshed yet. Connect an integration in Settings, then refresh.",
             "connect": [{"id": c.id, "name": c.name, "url": f"/settings/integrations/{c.id}"}
-                        for c in current if c.enabled and not c.configured],
+                        for c in shown if c.enabled and not c.configured],
         },
     }
 
@@ -217,12 +262,13 @@ def dashboard(current: list[Current], now: datetime | None = None, timeline: int
 # ---------------------------------------------------------------------- deployments
 
 
-def deployments(current: list[Current], now: datetime | None = None, limit: int = 100) -> View:
+def deployments(current: list[Current], now: datetime | None = None, limit: int = 100,
+                connection: str | None = None) -> View:
     now = now or utcnow()
-    view, used = _base("deployments", current, now)
-    owned = [(p, d) for p in ("vercel", "cloudflare") for d in _records(used, p, "deployments")]
-    owned.sort(key=lambda pd: pd[1].created_at.timestamp() if pd[1].created_at else 0.0, reverse=True)
-    items = [d for _, d in owned]
+    view, used = _base("deployments", current, now, connection)
+    owned = [(c, p, d) for p in ("vercel", "cloudflare") for c, d in _records(used, p, "deployments")]
+    owned.sort(key=lambda cpd: cpd[2].created_at.timestamp() if cpd[2].created_at else 0.0, reverse=True)
+    items = [d for _, _, d in owned]
     if not items:
         view["empty"] = _empty([("vercel", "Vercel"), ("cloudflare", "Cloudflare Pages")], "deployments")
         return view
@@ -241,28 +287,32 @@ def deployments(current: list[Current], now: datetime | None = None, limit: int 
         "labels": days, "series": {s: [per_day[d][s] for d in days] for s in order},
     })
     view["tables"].append(_table(
-        "Recent deployments", ["When", "Provider", "Project", "State", "Target", "Branch", "Commit"],
-        [[_when(d.created_at), d.provider or "", _cell(d.project or d.id, d.url),
-          _verdict(p, "deployments", d), d.target or "", d.branch or "", (d.commit or "")[:7]]
-         for p, d in owned[:limit]], total=len(owned)))
-    view["items"]["deployments"] = [_item(p, "deployments", d) for p, d in owned[:limit]]
+        view, "Recent deployments", ["When", "Provider", "Project", "State", "Target", "Branch", "Commit"],
+        [(c, [_when(d.created_at), d.provider or "", _cell(d.project or d.id, d.url),
+              _verdict(p, "deployments", d), d.target or "", d.branch or "", (d.commit or "")[:7]])
+         for c, p, d in owned[:limit]], total=len(owned)))
+    view["items"]["deployments"] = [_item(c, p, "deployments", d) for c, p, d in owned[:limit]]
     return view
 
 
 # ---------------------------------------------------------------------- errors
 
 
-def errors(current: list[Current], now: datetime | None = None, limit: int = 100) -> View:
+def errors(current: list[Current], now: datetime | None = None, limit: int = 100,
+           connection: str | None = None) -> View:
     now = now or utcnow()
-    view, used = _base("errors", current, now)
-    items = _records(used, "sentry", "errors")
-    items.sort(key=lambda e: e.last_seen.timestamp() if e.last_seen else 0.0, reverse=True)
+    view, used = _base("errors", current, now, connection)
+    pairs = _records(used, "sentry", "errors")
+    pairs.sort(key=lambda ce: ce[1].last_seen.timestamp() if ce[1].last_seen else 0.0, reverse=True)
+    items = [e for _, e in pairs]
     if not items:
         view["empty"] = _empty([("sentry", "Sentry")], "errors")
         return view
     # Sentry's own total (its X-Hits) can exceed what the plugin read, which can exceed the rows.
-    metrics = used["sentry"].data.health.metrics if used["sentry"].data else {}
-    total = max(len(items), int(metrics.get("issues") or 0))
+    total = 0
+    for c in used.get("sentry", []):
+        read_here = len(c.data.records.errors) if c.data else 0
+        total += max(read_here, int((c.data.health.metrics if c.data else {}).get("issues") or 0))
     shown = min(limit, len(items))
     read = "" if len(items) == total else f" (of the {fmt(len(items))} read)"
     view["summary"] = [{"label": "unresolved issues", "value": fmt(total)}]
@@ -279,109 +329,116 @@ def errors(current: list[Current], now: datetime | None = None, limit: int = 100
         "labels": days, "series": {"issues": [first.get(d, 0) for d in days]},
     })
     view["tables"].append(_table(
-        "Unresolved issues", ["Issue", "Level", "Events", "Users", "Last seen", "Project"],
-        [[_cell(f"{getattr(e, 'short_id', '') or e.id}: {e.title}", e.url), _verdict("sentry", "errors", e),
-          fmt(e.count), fmt(e.user_count), _when(e.last_seen), e.project or ""] for e in items[:limit]],
+        view, "Unresolved issues", ["Issue", "Level", "Events", "Users", "Last seen", "Project"],
+        [(c, [_cell(f"{getattr(e, 'short_id', '') or e.id}: {e.title}", e.url), _verdict("sentry", "errors", e),
+              fmt(e.count), fmt(e.user_count), _when(e.last_seen), e.project or ""]) for c, e in pairs[:limit]],
         total=total))
-    view["items"]["errors"] = _judged("sentry", "errors", items[:limit])
+    view["items"]["errors"] = _judged("sentry", "errors", pairs[:limit])
     return view
 
 
 # ---------------------------------------------------------------------- code
 
 
-def code(current: list[Current], now: datetime | None = None, limit: int = 50) -> View:
+def code(current: list[Current], now: datetime | None = None, limit: int = 50,
+         connection: str | None = None) -> View:
+    """The repository's working tree, branches and commits (local git: the first GitHub
+    connection with data tells them), and every connection's pull requests, CI runs and issues."""
     now = now or utcnow()
-    view, used = _base("code", current, now)
-    c = used.get("github")
-    if c is None or not c.enabled or c.data is None:
+    view, used = _base("code", current, now, connection)
+    with_data = [c for c in used.get("github", []) if c.data is not None]
+    if not with_data:
         view["empty"] = _empty([("github", "GitHub")], "repository data")
         return view
-    m = c.data.health.metrics
-    rec = c.data.records
+    main = with_data[0]
+    assert main.data is not None
+    m = main.data.health.metrics
     view["summary"] = [{"label": label, "value": fmt(m.get(key), key)} for key, label in (
         ("branch", "branch"), ("dirty_files", "dirty files"), ("staged", "staged"), ("unstaged", "unstaged"),
         ("untracked", "untracked"), ("unpushed_commits", "unpushed"), ("behind", "behind"),
         ("latest_ci_conclusion", "latest CI")) if key in m]
-    latest_ci: dict[str, Any] = {}
-    for run in sorted(rec.ci_runs, key=lambda r: r.created_at.timestamp() if r.created_at else 0.0):
+    prs = _records(used, "github", "pull_requests")
+    runs = _records(used, "github", "ci_runs")
+    issues = _records(used, "github", "issues")
+    branches = [(main, b) for b in main.data.records.branches]
+    commits = [(main, cm) for cm in main.data.records.commits]
+    latest_ci: dict[tuple[str, str], Any] = {}
+    for c, run in sorted(runs, key=lambda cr: cr[1].created_at.timestamp() if cr[1].created_at else 0.0):
         if run.branch:
-            latest_ci[run.branch] = run
-    def ci_cell(branch: str | None) -> Cell:
-        run = latest_ci.get(branch or "")
+            latest_ci[(c.id, run.branch)] = run
+
+    def ci_cell(c: Current, branch: str | None) -> Cell:
+        run = latest_ci.get((c.id, branch or ""))
         if run is None:
             return "–"
         verdict = condition("github", "ci_runs", run)
         return _cell(f"{verdict.label} ({run.name})", run.url, badge(verdict))
+
     view["tables"].append(_table(
-        "Pull requests", ["#", "Title", "Author", "Branch", "CI", "Opened"],
-        [[f"#{p.number}", _cell(p.title + (" (draft)" if p.draft else ""), p.url), p.author or "",
-          p.branch or "", ci_cell(p.branch), _when(p.created_at)] for p in rec.pull_requests[:limit]],
-        total=len(rec.pull_requests)))
+        view, "Pull requests", ["#", "Title", "Author", "Branch", "CI", "Opened"],
+        [(c, [f"#{p.number}", _cell(p.title + (" (draft)" if p.draft else ""), p.url), p.author or "",
+              p.branch or "", ci_cell(c, p.branch), _when(p.created_at)]) for c, p in prs[:limit]],
+        total=len(prs)))
     view["tables"].append(_table(
-        "CI runs", ["Workflow", "Branch", "Result", "When"],
-        [[_cell(r.name, r.url), r.branch or "", _verdict("github", "ci_runs", r), _when(r.created_at)]
-         for r in rec.ci_runs[:limit]], total=len(rec.ci_runs)))
+        view, "CI runs", ["Workflow", "Branch", "Result", "When"],
+        [(c, [_cell(r.name, r.url), r.branch or "", _verdict("github", "ci_runs", r), _when(r.created_at)])
+         for c, r in runs[:limit]], total=len(runs)))
     view["tables"].append(_table(
-        "Issues", ["#", "Title", "Author", "Labels", "Opened"],
-        [[f"#{i.number}", _cell(i.title, i.url), i.author or "", ", ".join(i.labels), _when(i.created_at)]
-         for i in rec.issues[:limit]], total=len(rec.issues)))
+        view, "Issues", ["#", "Title", "Author", "Labels", "Opened"],
+        [(c, [f"#{i.number}", _cell(i.title, i.url), i.author or "", ", ".join(i.labels), _when(i.created_at)])
+         for c, i in issues[:limit]], total=len(issues)))
     view["tables"].append(_table(
-        "Branches", ["Branch", "Upstream", "Last commit"],
-        [[("* " if b.current else "") + b.name, b.upstream or "", b.last_commit or ""] for b in rec.branches[:limit]],
-        total=len(rec.branches)))
+        view, "Branches", ["Branch", "Upstream", "Last commit"],
+        [(c, [("* " if b.current else "") + b.name, b.upstream or "", b.last_commit or ""])
+         for c, b in branches[:limit]], total=len(branches)))
     view["tables"].append(_table(
-        "Recent commits", ["Commit", "Subject", "Author", "Date"],
-        [[cm.hash[:8], cm.subject, cm.author, _when(cm.date)] for cm in rec.commits[:20]]))
-    view["items"] = {k: _dump(getattr(rec, k)[:limit]) for k in ("pull_requests", "issues", "branches", "commits")}
-    view["items"]["ci_runs"] = _judged("github", "ci_runs", rec.ci_runs[:limit])
+        view, "Recent commits", ["Commit", "Subject", "Author", "Date"],
+        [(c, [cm.hash[:8], cm.subject, cm.author, _when(cm.date)]) for c, cm in commits[:20]]))
+    view["items"] = {"pull_requests": _dump(prs[:limit]), "issues": _dump(issues[:limit]),
+                     "branches": _dump(branches[:limit]), "commits": _dump(commits[:limit])}
+    view["items"]["ci_runs"] = _judged("github", "ci_runs", runs[:limit])
     view["items"]["working_tree"] = {k: m.get(k) for k in ("branch", "detached", "dirty_files", "staged",
                                                             "unstaged", "untracked", "conflicted",
-                                                            "unpushed_commits", "behind")}
+                                                            "unpushed_commits", "behind")} | _conn(main)
     return view
 
 
 # ---------------------------------------------------------------------- infrastructure
 
 
-def infra(current: list[Current], now: datetime | None = None) -> View:
+def infra(current: list[Current], now: datetime | None = None, connection: str | None = None) -> View:
     now = now or utcnow()
-    view, used = _base("infra", current, now)
+    view, used = _base("infra", current, now, connection)
     instances = _records(used, "aws-ec2", "instances")
     databases = _records(used, "upstash", "databases")
     projects = _records(used, "supabase", "projects")
     zones = _records(used, "cloudflare", "zones")
     workers = _records(used, "cloudflare", "workers")
     if instances:
-        view["tables"].append({
-            "title": "EC2 instances", "columns": ["Name", "ID", "State", "Type", "Region", "Public IP", "Health"],
-            "rows": [[i.name or "", i.id, _verdict("aws-ec2", "instances", i), i.type or "",
-                      i.region or "", i.public_ip or "", i.health or ""] for i in instances],
-        })
+        view["tables"].append(_table(
+            view, "EC2 instances", ["Name", "ID", "State", "Type", "Region", "Public IP", "Health"],
+            [(c, [i.name or "", i.id, _verdict("aws-ec2", "instances", i), i.type or "",
+                  i.region or "", i.public_ip or "", i.health or ""]) for c, i in instances]))
     if databases:
-        view["tables"].append({
-            "title": "Upstash databases", "columns": ["Name", "State", "Type", "Region", "Requests/month", "Storage"],
-            "rows": [[_cell(d.name, getattr(d, "url", None)), _verdict("upstash", "databases", d),
-                      d.type or "", d.region or "", fmt(d.monthly_requests),
-                      f"{(d.storage_bytes or 0) / 1e6:,.1f} MB"] for d in databases],
-        })
+        view["tables"].append(_table(
+            view, "Upstash databases", ["Name", "State", "Type", "Region", "Requests/month", "Storage"],
+            [(c, [_cell(d.name, getattr(d, "url", None)), _verdict("upstash", "databases", d),
+                  d.type or "", d.region or "", fmt(d.monthly_requests),
+                  f"{(d.storage_bytes or 0) / 1e6:,.1f} MB"]) for c, d in databases]))
     if projects:
-        view["tables"].append({
-            "title": "Supabase projects", "columns": ["Project", "Status", "Region", "Services"],
-            "rows": [[_cell(p.name, p.url), _verdict("supabase", "projects", p), p.region or "",
-                      ", ".join(f"{k}: {v}" for k, v in sorted(p.services.items())) or "–"] for p in projects],
-        })
+        view["tables"].append(_table(
+            view, "Supabase projects", ["Project", "Status", "Region", "Services"],
+            [(c, [_cell(p.name, p.url), _verdict("supabase", "projects", p), p.region or "",
+                  ", ".join(f"{k}: {v}" for k, v in sorted(p.services.items())) or "–"]) for c, p in projects]))
     if zones:
-        view["tables"].append({
-            "title": "Cloudflare zones", "columns": ["Zone", "Status", "Plan"],
-            "rows": [[z.name, _verdict("cloudflare", "zones", z), str(getattr(z, "plan", "") or "")]
-                     for z in zones],
-        })
+        view["tables"].append(_table(
+            view, "Cloudflare zones", ["Zone", "Status", "Plan"],
+            [(c, [z.name, _verdict("cloudflare", "zones", z), str(getattr(z, "plan", "") or "")])
+             for c, z in zones]))
     if workers:
-        view["tables"].append({
-            "title": "Cloudflare Workers", "columns": ["Worker", "Last modified"],
-            "rows": [[w.name, _when(w.modified_at)] for w in workers],
-        })
+        view["tables"].append(_table(
+            view, "Cloudflare Workers", ["Worker", "Last modified"],
+            [(c, [w.name, _when(w.modified_at)]) for c, w in workers]))
     view["summary"] = [{"label": label, "value": fmt(len(items))} for label, items in (
         ("EC2 instances", instances), ("databases", databases), ("Supabase projects", projects),
         ("zones", zones), ("Workers", workers)) if items]
@@ -398,33 +455,39 @@ def infra(current: list[Current], now: datetime | None = None) -> View:
 # ---------------------------------------------------------------------- AI usage
 
 
-def ai(current: list[Current], now: datetime | None = None) -> View:
+def ai(current: list[Current], now: datetime | None = None, connection: str | None = None) -> View:
     now = now or utcnow()
-    view, used = _base("ai", current, now)
+    view, used = _base("ai", current, now, connection)
     usage = _records(used, "helicone", "llm_usage")
     if not usage:
         view["empty"] = _empty([("helicone", "Helicone")], "AI usage")
         return view
-    per_day = [u for u in usage if getattr(u, "kind", None) == "day" or (u.model == "all" and u.day)]
-    per_model_rows = [u for u in usage if u not in per_day]
-    by_model: dict[str, dict[str, float]] = defaultdict(lambda: {"requests": 0, "cost": 0.0, "tokens": 0})
-    for u in per_model_rows:
-        agg = by_model[u.model]
-        agg["requests"] += u.requests
-        agg["cost"] += u.cost_usd
-        agg["tokens"] += (u.prompt_tokens or 0) + (u.completion_tokens or 0)
-    days = _day_keys(now)
-    cost = {u.day: u.cost_usd for u in per_day if u.day}
-    reqs = {u.day: u.requests for u in per_day if u.day}
-    if not cost:  # no per-day rows: sum what the per-model rows say per day
+    by_model: dict[tuple[str, str], dict[str, float]] = defaultdict(
+        lambda: {"requests": 0, "cost": 0.0, "tokens": 0})
+    owner: dict[str, Current] = {}
+    cost: dict[str, float] = {}
+    reqs: dict[str, int] = {}
+    for c in used.get("helicone", []):
+        mine = [u for cc, u in usage if cc is c]
+        per_day = [u for u in mine if getattr(u, "kind", None) == "day" or (u.model == "all" and u.day)]
+        per_model_rows = [u for u in mine if u not in per_day]
+        owner[c.id] = c
         for u in per_model_rows:
+            agg = by_model[(c.id, u.model)]
+            agg["requests"] += u.requests
+            agg["cost"] += u.cost_usd
+            agg["tokens"] += (u.prompt_tokens or 0) + (u.completion_tokens or 0)
+        # per-day rows where the connection has them; else what its per-model rows say per day
+        for u in per_day or [u for u in per_model_rows if u.day]:
             if u.day:
                 cost[u.day] = cost.get(u.day, 0.0) + u.cost_usd
                 reqs[u.day] = reqs.get(u.day, 0) + u.requests
+    days = _day_keys(now)
+    models = {model for _, model in by_model}
     view["summary"] = [
         {"label": "cost (shown days)", "value": fmt(sum(cost.values()), "cost")},
         {"label": "requests (shown days)", "value": fmt(sum(reqs.values()))},
-        {"label": "models", "value": fmt(len(by_model))},
+        {"label": "models", "value": fmt(len(models))},
     ]
     view["charts"] += [
         {"id": "cost-per-day", "title": "Cost per day (USD)", "kind": "bars", "unit": "USD",
@@ -433,17 +496,15 @@ def ai(current: list[Current], now: datetime | None = None) -> View:
          "labels": days, "series": {"requests": [reqs.get(d, 0) for d in days]}},
     ]
     ranked = sorted(by_model.items(), key=lambda kv: kv[1]["cost"], reverse=True)
-    view["tables"].append({
-        "title": "Per model", "columns": ["Model", "Requests", "Cost", "Tokens"],
-        "rows": [[model, fmt(int(a["requests"])), fmt(a["cost"], "cost"), fmt(int(a["tokens"]))]
-                 for model, a in ranked],
-    })
-    view["tables"].append({
-        "title": "Per day", "columns": ["Day", "Requests", "Cost"],
-        "rows": [[d, fmt(reqs.get(d, 0)), fmt(float(cost.get(d, 0.0)), "cost")] for d in reversed(days)
-                 if d in cost or d in reqs],
-    })
-    view["items"] = {"per_model": [{"model": m, **a} for m, a in ranked],
+    view["tables"].append(_table(
+        view, "Per model", ["Model", "Requests", "Cost", "Tokens"],
+        [(owner[cid], [model, fmt(int(a["requests"])), fmt(a["cost"], "cost"), fmt(int(a["tokens"]))])
+         for (cid, model), a in ranked]))
+    view["tables"].append(_table(  # sums over the connections shown
+        view, "Per day", ["Day", "Requests", "Cost"],
+        [(None, [d, fmt(reqs.get(d, 0)), fmt(float(cost.get(d, 0.0)), "cost")]) for d in reversed(days)
+         if d in cost or d in reqs]))
+    view["items"] = {"per_model": [{"model": m, **a} | _conn(owner[cid]) for (cid, m), a in ranked],
                      "per_day": [{"day": d, "requests": reqs.get(d, 0), "cost_usd": cost.get(d, 0.0)}
                                  for d in sorted(set(cost) | set(reqs))]}
     return view
@@ -454,9 +515,11 @@ BUILDERS: dict[str, Callable[..., View]] = {
 }
 
 
-def build(name: str, current: list[Current], now: datetime | None = None) -> View:
+def build(name: str, current: list[Current], now: datetime | None = None,
+          connection: str | None = None) -> View:
+    """One view; ``connection`` keeps only that connection's cards and rows."""
     try:
         builder = BUILDERS[name]
     except KeyError:
         raise KeyError(f"unknown view {name!r} (views: {', '.join(BUILDERS)})") from None
-    return builder(current, now)
+    return builder(current, now, connection=connection)

@@ -24,6 +24,7 @@ from ..text import plural
 from ..integrations.contract import IntegrationData, ResultKind, utcnow
 from ..integrations.manager import CredentialsInvalid, IntegrationManager
 from .current import Current, collect
+from .keys import Keys, connection_ids, plugin_of
 from .state import PluginState
 from .store import SnapshotStore
 
@@ -43,7 +44,27 @@ PRUNE_EVERY = 3600.0
 
 
 def interval_env(plugin_id: str) -> str:
+    """The variable overriding a plugin's interval; it applies to every connection of it."""
     return f"DEVTRACK_REFRESH_{plugin_id}".upper().replace("-", "_")
+
+
+def default_interval(manager: IntegrationManager, cid: str, stored: float | None = None,
+                     configured: dict[str, float] | None = None, *, warn: bool = True) -> float:
+    """A connection's refresh interval: ``DEVTRACK_REFRESH_<PLUGIN>``, else the one given for
+    the connection or its plugin, else the one stored, else the plugin's default."""
+    plugin = plugin_of(manager, cid)
+    raw = manager.environ.get(interval_env(plugin))
+    if raw:
+        try:
+            return max(MIN_INTERVAL, float(raw))
+        except ValueError:
+            if warn:
+                log.warning("ignoring %s=%r: not a number of seconds", interval_env(plugin), raw)
+    configured = configured or {}
+    value = configured.get(cid, configured.get(plugin))
+    if value is None:
+        value = stored if stored is not None else DEFAULT_INTERVALS.get(plugin, DEFAULT_INTERVAL)
+    return max(MIN_INTERVAL, float(value))
 
 
 class Coordinator:
@@ -68,11 +89,15 @@ class Coordinator:
         self.max_backoff = max_backoff
         self.tick_seconds = tick
         self.clock = clock
-        self.states: dict[str, PluginState] = store.states()
-        for state in self.states.values():
-            state.refreshing = False  # a previous process may have died mid-fetch
+        #: Memory is keyed by connection id; the store by :class:`Keys` (GitHub's by repository).
+        self.keys = Keys(manager)
+        self.states: dict[str, PluginState] = {
+            cid: st.model_copy(update={"id": cid, "refreshing": False})  # a previous process may have died mid-fetch
+            for cid, st in self.keys.by_cid(store.states()).items()
+        }
         self.good: dict[str, IntegrationData] = {
-            pid: snap.data for pid, snap in store.latest_all(good=True).items() if snap.data is not None
+            cid: snap.data.model_copy(update={"id": cid})
+            for cid, snap in self.keys.by_cid(store.latest_all(good=True)).items() if snap.data is not None
         }
         self._key = store.secret_key()
         self._inflight: dict[str, asyncio.Task[PluginState]] = {}
@@ -90,14 +115,7 @@ class Coordinator:
     # ------------------------------------------------------------------ configuration
 
     def interval(self, plugin_id: str) -> float:
-        raw = self.manager.environ.get(interval_env(plugin_id))
-        if raw:
-            try:
-                return max(MIN_INTERVAL, float(raw))
-            except ValueError:
-                log.warning("ignoring %s=%r: not a number of seconds", interval_env(plugin_id), raw)
-        value = self.intervals.get(plugin_id, DEFAULT_INTERVALS.get(plugin_id, DEFAULT_INTERVAL))
-        return max(MIN_INTERVAL, float(value))
+        return default_interval(self.manager, plugin_id, configured=self.intervals)
 
     def state(self, plugin_id: str) -> PluginState:
         st = self.states.get(plugin_id)
@@ -119,7 +137,7 @@ class Coordinator:
     def current(self) -> list[Current]:
         """Every plugin's state and last good data, from memory (never waits on a service)."""
         return collect(self.manager, dict(self.states), dict(self.good),
-                       {i: self.interval(i) for i in self.manager.ids()})
+                       {i: self.interval(i) for i in connection_ids(self.manager)})
 
     # ------------------------------------------------------------------ refreshing
 
@@ -142,8 +160,8 @@ class Coordinator:
         try:
             data = await self.manager.fetch(plugin_id)
             now = self.clock()
-            data = data.model_copy(update={"fetched_at": now})
-            await asyncio.to_thread(self.store.save, data)
+            data = data.model_copy(update={"fetched_at": now, "id": plugin_id})
+            await asyncio.to_thread(self.store.save, data.model_copy(update={"id": self.keys.key(plugin_id)}))
             if data.error is None:
                 self._succeeded(st, data, now)
             else:
@@ -159,7 +177,7 @@ class Coordinator:
             st.refreshing = False
             self._inflight.pop(plugin_id, None)
         try:
-            await asyncio.to_thread(self.store.save_state, st)
+            await asyncio.to_thread(self.store.save_state, st.model_copy(update={"id": self.keys.key(plugin_id)}))
         except Exception as exc:
             log.error("state of %s could not be stored: %s", plugin_id, redact.format_exception(exc))
         return st

@@ -12,6 +12,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 from ..integrations.contract import ConnectionResult, IntegrationData, utcnow
+from .keys import Keys, connection_ids, label, plugin_of
 from .state import PluginState
 
 if TYPE_CHECKING:
@@ -25,6 +26,9 @@ STALE_AFTER_INTERVALS = 3
 
 @dataclass
 class Current:
+    """One connection's picture: ``id`` is the connection id, ``name`` its label
+    ("Vercel · acme"), ``plugin`` the plugin it belongs to (its id, for a default connection)."""
+
     id: str
     name: str
     enabled: bool
@@ -32,6 +36,11 @@ class Current:
     interval: float
     state: PluginState | None
     data: IntegrationData | None
+    plugin: str = ""
+
+    def __post_init__(self) -> None:
+        if not self.plugin:
+            self.plugin = self.id.split(":", 1)[0]
 
     @property
     def error(self) -> ConnectionResult | None:
@@ -74,32 +83,37 @@ def collect(
     good: dict[str, IntegrationData],
     intervals: dict[str, float],
 ) -> list[Current]:
+    """A :class:`Current` per connection the manager lists now, so a removed connection leaves
+    every view. A connection that is not configured (or not enabled) shows no stored state or
+    data: those are of credentials no longer in use."""
     doc = manager.store.read()
     out: list[Current] = []
-    for pid in manager.ids():
+    for cid in connection_ids(manager):
+        pid = plugin_of(manager, cid)
         try:
             name = manager.plugin_class(pid).name
         except KeyError:
             continue
+        enabled, configured = manager.is_enabled(cid, doc), manager.is_configured(cid, doc)
+        live = enabled and configured
         out.append(Current(
-            id=pid, name=name, enabled=manager.is_enabled(pid, doc), configured=manager.is_configured(pid, doc),
-            interval=intervals.get(pid, 300.0), state=states.get(pid), data=good.get(pid),
+            id=cid, name=label(cid, name), enabled=enabled, configured=configured,
+            interval=intervals.get(cid, 300.0), state=states.get(cid) if live else None,
+            data=good.get(cid) if live else None, plugin=pid,
         ))
     return out
 
 
 def from_store(manager: IntegrationManager, store: SnapshotStore) -> list[Current]:
     """The current picture as stored: for processes that do not run the coordinator."""
-    from .coordinator import DEFAULT_INTERVAL, DEFAULT_INTERVALS, interval_env
+    from .coordinator import default_interval
 
-    states = store.states()
-    good = {pid: s.data for pid, s in store.latest_all(good=True).items() if s.data is not None}
+    keys = Keys(manager)
+    states = {cid: st.model_copy(update={"id": cid}) for cid, st in keys.by_cid(store.states()).items()}
+    good = {cid: s.data.model_copy(update={"id": cid})
+            for cid, s in keys.by_cid(store.latest_all(good=True)).items() if s.data is not None}
     intervals: dict[str, float] = {}
-    for pid in manager.ids():
-        st = states.get(pid)
-        raw = manager.environ.get(interval_env(pid))
-        try:
-            intervals[pid] = float(raw) if raw else (st.interval if st else DEFAULT_INTERVALS.get(pid, DEFAULT_INTERVAL))
-        except ValueError:
-            intervals[pid] = DEFAULT_INTERVALS.get(pid, DEFAULT_INTERVAL)
+    for cid in connection_ids(manager):
+        st = states.get(cid)
+        intervals[cid] = default_interval(manager, cid, st.interval if st else None, warn=False)
     return collect(manager, states, good, intervals)

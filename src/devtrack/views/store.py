@@ -1,9 +1,13 @@
 """The snapshot store: every fetch's health and records with its time, behind one interface.
 
 ``open_store(url)`` picks the backend from a connection URL. SQLite is the one built in
-(``sqlite:///path/to/file.db``; default: ``snapshots.db`` in the user data dir, or
-``DEVTRACK_STORE_URL``); a team backend (PostgreSQL) implements :class:`SnapshotStore` and
-registers its scheme in ``BACKENDS``.
+(``sqlite:///path/to/file.db``); a team backend (PostgreSQL) implements :class:`SnapshotStore`
+and registers its scheme in ``BACKENDS``.
+
+Where the default store is (:func:`default_url`) follows the credentials file in use, so each
+project's data is its own: ``DEVTRACK_STORE_URL`` if set; else, for a project's
+``.credentials.json``, ``.devtrack/snapshots.db`` beside it (``devtrack init`` git-ignores it);
+else ``snapshots.db`` in the per-user data dir, beside the per-user credentials.
 
 Why the layout: records change slowly while refreshes are frequent, so a payload (the
 fetch's JSON minus its time, zlib-compressed) is stored once per distinct content and
@@ -31,6 +35,8 @@ from ..integrations.contract import ConnectionResult, IntegrationData, utcnow
 from .state import PluginState
 
 STORE_ENV = "DEVTRACK_STORE_URL"
+#: A project's store, relative to the directory of its ``.credentials.json``.
+PROJECT_STORE = Path(".devtrack") / "snapshots.db"
 
 
 class StoreError(RuntimeError):
@@ -81,18 +87,28 @@ class SnapshotStore(Protocol):
 # ---------------------------------------------------------------------- URLs
 
 
-def default_url(environ: dict[str, str] | os._Environ[str] | None = None) -> str:
+def default_url(environ: dict[str, str] | os._Environ[str] | None = None,
+                credentials: Path | None = None) -> str:
+    """The store for a credentials file (default: the one this process uses; see the module)."""
+    from ..credentials import PROJECT_FILE, resolve_path
+
     env = os.environ if environ is None else environ
     if env.get(STORE_ENV):
         return env[STORE_ENV]
+    if credentials is None:
+        credentials = resolve_path(environ=dict(env))
+    if credentials.name == PROJECT_FILE:
+        return "sqlite:///" + str(credentials.expanduser().absolute().parent / PROJECT_STORE)
     from platformdirs import user_data_dir
 
     return "sqlite:///" + str(Path(user_data_dir("devtrack", appauthor=False)) / "snapshots.db")
 
 
-def open_store(url: str | None = None, *, retention: Retention | None = None) -> SnapshotStore:
-    """Open (creating and migrating) the store a connection URL names."""
-    url = url or default_url()
+def open_store(url: str | None = None, *, retention: Retention | None = None,
+               credentials: Path | None = None) -> SnapshotStore:
+    """Open (creating and migrating) the store a connection URL names, by default the one of
+    the ``credentials`` file (see :func:`default_url`)."""
+    url = url or default_url(credentials=credentials)
     scheme = url.split(":", 1)[0].lower()
     factory = BACKENDS.get(scheme)
     if factory is None:
@@ -147,7 +163,11 @@ class SqliteStore:
         path = raw[3:]
         self.path: Path | None = None if path == ":memory:" else Path(path).expanduser()
         if self.path is not None:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
+            try:  # a new directory is the user's own: the store holds their services' records
+                self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+            except OSError as exc:
+                raise StoreError(f"cannot create {self.path.parent} for the snapshot store: "
+                                 f"{exc.strerror or exc}; set {STORE_ENV} to a writable place") from None
         self._lock = threading.RLock()
         try:
             self._db = sqlite3.connect(str(self.path) if self.path else ":memory:",

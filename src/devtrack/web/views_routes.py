@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import threading
 from typing import Any
+from urllib.parse import parse_qs, urlencode
 
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -18,6 +19,7 @@ from ..integrations.manager import IntegrationManager
 from ..views import build as views
 from ..views.charts import svg
 from ..views.current import Current, from_store
+from ..views.keys import require
 from ..views.store import SnapshotStore, open_store
 from .errors import error_response
 from .pages import _render
@@ -43,7 +45,7 @@ class ViewsRuntime:
     def store(self) -> SnapshotStore:
         with self._lock:
             if self._store is None:
-                self._store = open_store(self.store_url)
+                self._store = open_store(self.store_url, credentials=self.manager.store.path)
             return self._store
 
     def use_store(self, store: SnapshotStore) -> None:
@@ -92,7 +94,13 @@ def _runtime(request: Request) -> ViewsRuntime:
 
 
 def _view(request: Request, name: str) -> dict[str, Any]:
-    return views.build(name, _runtime(request).current())
+    """A view, of one connection with ``?connection=ID`` (an unknown id is a 404 naming the
+    connections there are)."""
+    runtime = _runtime(request)
+    connection = request.query_params.get("connection") or None
+    if connection is not None:
+        require(runtime.manager, connection)
+    return views.build(name, runtime.current(), connection=connection)
 
 
 # ---------------------------------------------------------------------- pages
@@ -128,13 +136,18 @@ async def refresh_form(request: Request) -> Response:
     plugin = str(form.get("plugin") or "") or None
     _trigger(request, plugin)
     back = str(form.get("back") or "/")
-    return RedirectResponse(back if back in PAGES.values() else "/", status_code=303)
+    page, _, query = back.partition("?")  # a page of ours, maybe with its connection filter
+    if page not in PAGES.values():
+        return RedirectResponse("/", status_code=303)
+    connection = parse_qs(query).get("connection", [""])[0]
+    return RedirectResponse(page + (f"?{urlencode({'connection': connection})}" if connection else ""),
+                            status_code=303)
 
 
 def _trigger(request: Request, plugin: str | None) -> bool:
     runtime = _runtime(request)
     if plugin is not None:
-        runtime.manager.plugin_class(plugin)  # unknown id → 404 through the app's handler
+        require(runtime.manager, plugin)  # an unknown connection → 404 through the app's handler
     if runtime.refresher is None:
         return False
     runtime.refresher.trigger([plugin] if plugin else None)
@@ -152,7 +165,8 @@ def list_views() -> dict[str, Any]:
 
 @router.get("/api/v1/views/{name}", tags=["views"])
 def get_view(name: str, request: Request) -> Any:
-    """One view (dashboard, deployments, errors, code, infra, ai) from stored snapshots."""
+    """One view (dashboard, deployments, errors, code, infra, ai) from stored snapshots;
+    ``?connection=ID`` keeps one connection's cards and rows."""
     if name not in views.BUILDERS:
         return error_response(request, 404, "not_found", f"unknown view {name!r}; views: {', '.join(views.BUILDERS)}")
     return {"ok": True, **_view(request, name)}

@@ -75,6 +75,38 @@ def repository_named(environ: Mapping[str, str] | None = None, cwd: Path | None 
     return any((d / ".git").exists() for d in (here, *here.parents))
 
 
+def repository_identity(environ: Mapping[str, str] | None = None, cwd: Path | None = None) -> str | None:
+    """Which repository this process reads, as a key for its snapshots (``None``: none named).
+
+    The work tree's root (from ``DEVTRACK_GITHUB_PATH``, ``GIT_DIR`` or the current directory
+    upwards), plus ``DEVTRACK_GITHUB_REPO`` when set, since it chooses the pull requests and CI
+    runs. Why: two repositories sharing one snapshot store must never show each other's branch,
+    dirty files or commits. A look for ``.git`` like :func:`repository_named`, never a run of git.
+    """
+    from ...github.service import PATH_ENV, REPO_ENV
+
+    environ = os.environ if environ is None else environ
+    root: Path | None = None
+    try:
+        if environ.get(PATH_ENV):
+            start = Path(environ[PATH_ENV]).expanduser().resolve()
+        elif environ.get("GIT_DIR"):
+            start = Path(environ["GIT_DIR"]).expanduser().resolve()
+            root = start
+        else:
+            start = (cwd or Path.cwd()).resolve()
+    except OSError:  # the working directory was deleted
+        start = None
+    if start is not None and root is None:
+        root = next((d for d in (start, *start.parents) if (d / ".git").exists()), None)
+        if root is None and environ.get(PATH_ENV):
+            root = start  # named but not (yet) a repository: still its own
+    repo = (environ.get(REPO_ENV) or "").strip()
+    if root is None and not repo:
+        return None
+    return str(root or "") + (f"#{repo}" if repo else "")
+
+
 class GitHubIntegration(Integration):
     id = "github"
     name = "GitHub"
@@ -87,6 +119,12 @@ class GitHubIntegration(Integration):
         "pull requests, issues and actions."
     )
     credentials_model = GitHubCredentials
+
+    @staticmethod
+    def snapshot_scope(environ: Mapping[str, str] | None = None) -> str | None:
+        """What, besides the connection, a snapshot of this plugin belongs to: the repository
+        (see :func:`repository_identity`). The snapshot store keys GitHub's snapshots by it."""
+        return repository_identity(environ)
 
     def __init__(self, path: str | None = None) -> None:
         #: The repository to read; ``None`` means ``DEVTRACK_GITHUB_PATH`` or the current directory.
