@@ -97,9 +97,13 @@ def test_status_hides_what_is_stored_for_a_connection_no_longer_configured(tmp_p
         failure = ConnectionResult.failure(ResultKind.AUTH, "the old token was revoked")
         store.save(IntegrationData.failed(failure).model_copy(update={"id": "vercel"}))
         store.save_state(PluginState(id="vercel", failures=1, error=failure, needs_attention=True))
+        # kept by an older or other DevTrack: a plugin this one lacks, a key that is no connection id
+        store.save(IntegrationData(id="retired-plugin", health=Health(status="healthy")))
+        store.save_state(PluginState(id="Not A Connection!", failures=2))
     finally:
         store.close()
     view = _json(elsewhere, env, "status")
+    assert "retired-plugin" not in {c["id"] for c in view["cards"]}
     card = next(c for c in view["cards"] if c["id"] == "vercel")
     assert card["status"] == "unconfigured" and card["error"] is None and not card["needs_attention"]
     assert card["last_refresh"] is None and card["metrics"] == []

@@ -33,10 +33,9 @@ CONNECTION_OPTION = typer.Option("--connection", "-c", metavar="ID",
 def _require(manager: Any, cid: str, as_json: bool) -> None:
     """Exit with a clear message unless the manager lists connection ``cid``."""
     from ..integrations.registry import UnknownIntegration
-    from ..views.keys import require
 
     try:
-        require(manager, cid)
+        manager.require(cid)
     except UnknownIntegration as exc:
         fail(str(exc), as_json=as_json, kind="not_found")
     except ValueError as exc:  # not a connection id at all

@@ -24,7 +24,7 @@ from ..text import plural
 from ..integrations.contract import IntegrationData, ResultKind, utcnow
 from ..integrations.manager import CredentialsInvalid, IntegrationManager
 from .current import Current, collect
-from .keys import Keys, connection_ids, plugin_of
+from .keys import Keys
 from .state import PluginState
 from .store import SnapshotStore
 
@@ -52,7 +52,7 @@ def default_interval(manager: IntegrationManager, cid: str, stored: float | None
                      configured: dict[str, float] | None = None, *, warn: bool = True) -> float:
     """A connection's refresh interval: ``DEVTRACK_REFRESH_<PLUGIN>``, else the one given for
     the connection or its plugin, else the one stored, else the plugin's default."""
-    plugin = plugin_of(manager, cid)
+    plugin = manager.plugin_of(cid)
     raw = manager.environ.get(interval_env(plugin))
     if raw:
         try:
@@ -137,7 +137,7 @@ class Coordinator:
     def current(self) -> list[Current]:
         """Every plugin's state and last good data, from memory (never waits on a service)."""
         return collect(self.manager, dict(self.states), dict(self.good),
-                       {i: self.interval(i) for i in connection_ids(self.manager)})
+                       {i: self.interval(i) for i in self.manager.connection_ids()})
 
     # ------------------------------------------------------------------ refreshing
 

@@ -12,7 +12,8 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 from ..integrations.contract import ConnectionResult, IntegrationData, utcnow
-from .keys import Keys, connection_ids, label, plugin_of
+from ..integrations.connections import label
+from .keys import Keys
 from .state import PluginState
 
 if TYPE_CHECKING:
@@ -88,8 +89,8 @@ def collect(
     data: those are of credentials no longer in use."""
     doc = manager.store.read()
     out: list[Current] = []
-    for cid in connection_ids(manager):
-        pid = plugin_of(manager, cid)
+    for cid in manager.connection_ids(doc=doc):
+        pid = manager.plugin_of(cid)
         try:
             name = manager.plugin_class(pid).name
         except KeyError:
@@ -113,7 +114,7 @@ def from_store(manager: IntegrationManager, store: SnapshotStore) -> list[Curren
     good = {cid: s.data.model_copy(update={"id": cid})
             for cid, s in keys.by_cid(store.latest_all(good=True)).items() if s.data is not None}
     intervals: dict[str, float] = {}
-    for cid in connection_ids(manager):
+    for cid in manager.connection_ids():
         st = states.get(cid)
         intervals[cid] = default_interval(manager, cid, st.interval if st else None, warn=False)
     return collect(manager, states, good, intervals)

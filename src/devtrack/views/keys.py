@@ -21,35 +21,6 @@ SCOPE_SEP = "@"
 T = TypeVar("T")
 
 
-def connection_ids(manager: IntegrationManager) -> list[str]:
-    """Every connection the manager lists (default first per plugin).
-
-    Adapter: a manager without connections (before issue 14's manager side) lists plugins,
-    whose ids are the default connections' ids.
-    """
-    listed = getattr(manager, "connection_ids", None)
-    return list(listed()) if callable(listed) else list(manager.ids())
-
-
-def plugin_of(manager: IntegrationManager, cid: str) -> str:
-    """The plugin a connection id belongs to (``vercel:acme`` -> ``vercel``)."""
-    of = getattr(manager, "plugin_of", None)
-    return str(of(cid)) if callable(of) else cid.split(":", 1)[0]
-
-
-def label(cid: str, plugin_name: str) -> str:
-    """How a connection is named to people: "Vercel", or "Vercel · acme" for a named one."""
-    try:
-        from ..integrations import connections
-    except ImportError:  # before the connections module exists
-        connections = None  # type: ignore[assignment]
-    make = getattr(connections, "label", None)
-    if callable(make):
-        return str(make(cid, plugin_name))
-    _, _, name = cid.partition(":")
-    return f"{plugin_name} · {name}" if name else plugin_name
-
-
 class Keys:
     """Connection id <-> snapshot key, for one process (its environment and directory)."""
 
@@ -70,14 +41,17 @@ class Keys:
         return self._scopes[plugin]
 
     def key(self, cid: str) -> str:
-        scope = self.scope(plugin_of(self.manager, cid))
+        scope = self.scope(self.manager.plugin_of(cid))
         return f"{cid}{SCOPE_SEP}{scope}" if scope else cid
 
     def cid(self, key: str) -> str | None:
-        """The connection a stored key belongs to here, or ``None`` (another repository's, or
-        written before snapshots were scoped)."""
+        """The connection a stored key belongs to here, or ``None`` (another repository's,
+        written before snapshots were scoped, or of a plugin this DevTrack does not have)."""
         cid = key.split(SCOPE_SEP, 1)[0]
-        return cid if self.key(cid) == key else None
+        try:
+            return cid if self.key(cid) == key else None
+        except (KeyError, ValueError):  # an unknown plugin, or not a connection id at all
+            return None
 
     def by_cid(self, stored: Mapping[str, T]) -> dict[str, T]:
         """Stored items keyed by key, re-keyed by the connection they belong to here."""
@@ -88,15 +62,3 @@ class Keys:
                 out[cid] = value
         return out
 
-
-def require(manager: IntegrationManager, cid: str) -> str:
-    """``cid`` if the manager lists that connection, else its error naming the ones it has
-    (:class:`~devtrack.integrations.registry.UnknownIntegration` or a subclass)."""
-    check = getattr(manager, "require", None)
-    if callable(check):
-        return str(check(cid))
-    if cid not in connection_ids(manager):
-        from ..integrations.registry import UnknownIntegration
-
-        raise UnknownIntegration(cid, connection_ids(manager))
-    return cid

@@ -19,7 +19,6 @@ from ..integrations.manager import IntegrationManager
 from ..views import build as views
 from ..views.charts import svg
 from ..views.current import Current, from_store
-from ..views.keys import require
 from ..views.store import SnapshotStore, open_store
 from .errors import error_response
 from .pages import _render
@@ -99,7 +98,7 @@ def _view(request: Request, name: str) -> dict[str, Any]:
     runtime = _runtime(request)
     connection = request.query_params.get("connection") or None
     if connection is not None:
-        require(runtime.manager, connection)
+        runtime.manager.require(connection)
     return views.build(name, runtime.current(), connection=connection)
 
 
@@ -147,7 +146,7 @@ async def refresh_form(request: Request) -> Response:
 def _trigger(request: Request, plugin: str | None) -> bool:
     runtime = _runtime(request)
     if plugin is not None:
-        require(runtime.manager, plugin)  # an unknown connection → 404 through the app's handler
+        runtime.manager.require(plugin)  # an unknown connection → 404 through the app's handler
     if runtime.refresher is None:
         return False
     runtime.refresher.trigger([plugin] if plugin else None)
