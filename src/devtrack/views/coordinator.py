@@ -46,6 +46,10 @@ def interval_env(plugin_id: str) -> str:
     return f"DEVTRACK_REFRESH_{plugin_id}".upper().replace("-", "_")
 
 
+#: Seconds that stopping waits for cancelled fetches to unwind.
+STOP_WAIT = 5.0
+
+
 class Coordinator:
     """Schedules fetches; ``current()`` is the in-memory cache pages read."""
 
@@ -277,7 +281,9 @@ class Coordinator:
             for task in list(self._inflight.values()):
                 task.cancel()
             if self._inflight:
-                await asyncio.gather(*self._inflight.values(), return_exceptions=True)
+                # Bounded: a library task cancelled mid-connect can fail to end, and stopping
+                # `devtrack serve` must not wait for it.
+                await asyncio.wait(set(self._inflight.values()), timeout=STOP_WAIT)
             self._loop = None
 
     def close(self) -> None:
