@@ -21,6 +21,23 @@ def run_cli(*args: str, env: Mapping[str, str] | None = None, input: str | None 
     )
 
 
+#: Variables that point the GitHub plugin at a repository; a detached run leaves them out.
+GITHUB_VARS = ("DEVTRACK_GITHUB_PATH", "DEVTRACK_GITHUB_REPO", "GIT_DIR")
+
+
+def run_detached(*args: str, input: str | None = None, env: Mapping[str, str] | None = None,
+                 cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    """``devtrack ARGS`` in a new session: no controlling terminal, as in CI or a cron job.
+
+    Without this, ``getpass`` run from a developer's terminal would read /dev/tty instead of
+    the pipe, and the test would not see what a script sees.
+    """
+    full_env = {k: v for k, v in os.environ.items() if k not in GITHUB_VARS} | {"COLUMNS": "200"}
+    full_env.update(env or {})
+    return subprocess.run([sys.executable, "-m", "devtrack", *args], input=input, capture_output=True,
+                          text=True, env=full_env, cwd=cwd, timeout=60, start_new_session=True)
+
+
 def assert_no_secret(texts: Iterable[str], secrets: Iterable[str]) -> None:
     import base64
     from urllib.parse import quote

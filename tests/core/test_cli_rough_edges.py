@@ -4,32 +4,16 @@ configured only where a repository is, "did you mean" for mistyped ids, AI key r
 from __future__ import annotations
 
 import json
-import os
 import socket
 import subprocess
-import sys
 from collections.abc import Mapping
 from pathlib import Path
 
 import pytest
 
-from .helpers import run_cli
+from .helpers import run_cli, run_detached
 
 TOKEN = "vercel_tok_PIPED0123456789"
-GITHUB_VARS = ("DEVTRACK_GITHUB_PATH", "DEVTRACK_GITHUB_REPO", "GIT_DIR")
-
-
-def run_detached(*args: str, input: str | None = None, env: Mapping[str, str] | None = None,
-                 cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
-    """``devtrack ARGS`` in a new session: no controlling terminal, as in CI or a cron job.
-
-    Without this, ``getpass`` run from a developer's terminal would read /dev/tty instead of
-    the pipe, and the test would not see what a script sees.
-    """
-    full_env = {k: v for k, v in os.environ.items() if k not in GITHUB_VARS} | {"COLUMNS": "200"}
-    full_env.update(env or {})
-    return subprocess.run([sys.executable, "-m", "devtrack", *args], input=input, capture_output=True,
-                          text=True, env=full_env, cwd=cwd, timeout=60, start_new_session=True)
 
 
 def _stored(path: Path) -> dict[str, str]:

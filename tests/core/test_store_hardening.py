@@ -8,16 +8,13 @@ hand-edited file is read strictly; a value with a control character is refused a
 
 from __future__ import annotations
 
-import errno
 import http.server
 import json
 import os
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
-import textwrap
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -29,6 +26,8 @@ from devtrack.integrations.registry import default_registry
 from devtrack.store_json import MAX_DEPTH
 
 from .helpers import assert_no_secret, run_cli
+from .store_faults import (PROJECT_FILES, NoTmpfs, fill, git, init_project, kill_mid_save, leftovers,
+                          plant_lock_symlink, remount, saved_store, small_tmpfs, store_error)
 
 TOKEN = "vercel_tok_ABCDEFGHIJ0123456789"
 NOBODY = 65534
@@ -41,11 +40,8 @@ def _label(plugin_id: str, key: str) -> str:
 
 def _store_error(out: subprocess.CompletedProcess[str], *phrases: str) -> str:
     """The message of a ``--json`` store failure; fails unless it is a clean one with ``phrases``."""
-    assert "Traceback" not in out.stderr, out.stderr
-    assert out.returncode == 1, (out.returncode, out.stdout, out.stderr)
-    body = json.loads(out.stdout)
-    assert body["ok"] is False and body["error"]["kind"] == "config", body
-    message: str = body["error"]["message"]
+    message = store_error(out)
+    assert message is not None, (out.returncode, out.stdout, out.stderr)
     for phrase in phrases:
         assert phrase in message, message
     return message
@@ -56,72 +52,32 @@ def _flat(text: str) -> str:
     return " ".join(text.split())
 
 
-def _leftovers(directory: Path, *known: str) -> list[str]:
-    return sorted(p.name for p in directory.iterdir() if p.name not in known)
-
-
 # ---------------------------------------------------------------------- 1. interrupted saves
-
-KILLED_WRITER = textwrap.dedent("""
-    import os, sys, time
-    from devtrack.credentials import CredentialStore
-    real_fsync = os.fsync
-    def stall(fd):  # the temp file is complete and durable; the rename has not happened
-        real_fsync(fd)
-        print("WRITTEN", flush=True)
-        time.sleep(60)
-    os.fsync = stall
-    CredentialStore(sys.argv[1]).update(
-        lambda d: d["integrations"]["vercel"]["credentials"].update(team_id="team_killed"))
-""")
-
-
-def _kill_mid_save(store: Path) -> None:
-    """Run a writer and SIGKILL it between the temp file's fsync and its rename."""
-    proc = subprocess.Popen([sys.executable, "-c", KILLED_WRITER, str(store)], stdout=subprocess.PIPE, text=True)
-    assert proc.stdout is not None
-    assert proc.stdout.readline().strip() == "WRITTEN"
-    proc.send_signal(signal.SIGKILL)
-    proc.wait(10)
-
-
-def _git(repo: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(["git", *args], cwd=repo, capture_output=True, text=True, check=False)
-
 
 @pytest.fixture
 def project(tmp_path: Path) -> Path:
     """A real git repository after ``devtrack init``, holding one saved token."""
-    repo = tmp_path / "proj"
-    repo.mkdir()
-    _git(repo, "init", "-q")
-    env = {"DEVTRACK_CREDENTIALS": ""}  # resolve the store as a user would: the project's file
-    out = run_cli("init", "--json", cwd=repo, env=env)
-    assert out.returncode == 0, out.stderr
-    out = run_cli("integrations", "set", "vercel", f"token={TOKEN}", "--json", cwd=repo, env=env)
-    assert out.returncode == 0, out.stderr
-    return repo
+    return init_project(tmp_path / "proj", TOKEN)
 
 
 def test_a_killed_save_leaves_a_copy_git_ignores_and_the_next_write_removes(project: Path) -> None:
     store = project / ".credentials.json"
     before = store.read_bytes()
-    _kill_mid_save(store)
+    kill_mid_save(store)
     assert store.read_bytes() == before
-    known = (".git", ".gitignore", ".credentials.json", ".credentials.json.lock")
-    left = _leftovers(project, *known)
+    left = leftovers(project, *PROJECT_FILES)
     assert len(left) == 1, left
     copy = project / left[0]
     assert TOKEN in copy.read_text()  # a full copy of the secrets: it must never be committed
-    assert _git(project, "check-ignore", "-q", "--", left[0]).returncode == 0, left[0]
-    assert f"!! {left[0]}" in _git(project, "status", "--porcelain", "--ignored").stdout.splitlines()
-    _git(project, "add", ".")
-    assert _git(project, "ls-files").stdout.split() == [".gitignore"]
+    assert git(project, "check-ignore", "-q", "--", left[0]).returncode == 0, left[0]
+    assert f"!! {left[0]}" in git(project, "status", "--porcelain", "--ignored").stdout.splitlines()
+    git(project, "add", ".")
+    assert git(project, "ls-files").stdout.split() == [".gitignore"]
     # No warning on the way: git ignores the store, its lock and its temp copies.
     out = run_cli("integrations", "set", "vercel", "project_id=prj_1", cwd=project, env={"DEVTRACK_CREDENTIALS": ""})
     assert out.returncode == 0, out.stderr
     assert "warning" not in out.stderr, out.stderr
-    assert _leftovers(project, *known) == []
+    assert leftovers(project, *PROJECT_FILES) == []
     creds = json.loads(store.read_text())["integrations"]["vercel"]["credentials"]
     assert creds == {"token": TOKEN, "project_id": "prj_1"}
 
@@ -140,7 +96,7 @@ def test_the_next_write_removes_temp_copies_left_by_older_versions(tmp_path: Pat
 
 def test_init_completes_an_older_gitignore_and_warns_until_then(tmp_path: Path) -> None:
     repo = tmp_path
-    _git(repo, "init", "-q")
+    git(repo, "init", "-q")
     (repo / ".gitignore").write_text(".credentials.json\n.credentials.json.lock\n")  # what init wrote before
     CredentialStore(repo / ".credentials.json").update(lambda d: None)
     env = {"DEVTRACK_CREDENTIALS": ""}
@@ -152,7 +108,7 @@ def test_init_completes_an_older_gitignore_and_warns_until_then(tmp_path: Path) 
     assert out.returncode == 0, out.stderr
     assert json.loads(out.stdout)["warnings"] == []
     assert (repo / ".gitignore").read_text().splitlines().count(".credentials.json.tmp-*") == 1
-    assert _git(repo, "check-ignore", "-q", ".credentials.json.tmp-abcd1234").returncode == 0
+    assert git(repo, "check-ignore", "-q", ".credentials.json.tmp-abcd1234").returncode == 0
     out = run_cli("integrations", "list", "--json", cwd=repo, env=env)
     assert "git does not ignore" not in out.stderr, out.stderr
 
@@ -161,54 +117,28 @@ def test_init_completes_an_older_gitignore_and_warns_until_then(tmp_path: Path) 
 
 @pytest.fixture
 def small_fs(tmp_path: Path) -> Iterator[Path]:
-    """A real 64 KiB tmpfs, so "disk full" and "read-only" are the kernel's answers even for root.
-
-    Mounting needs root with CAP_SYS_ADMIN; where it is not allowed the test is skipped.
-    """
-    mnt = tmp_path / "fs"
-    mnt.mkdir()
+    """A real 64 KiB tmpfs (see :func:`small_tmpfs`); skipped where it cannot be mounted."""
     try:
-        done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k,mode=0700", "tmpfs", str(mnt)],
-                              capture_output=True, text=True, check=False)
-    except OSError as exc:
-        pytest.skip(f"cannot run mount here: {exc}")
-    if done.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs here: {done.stderr.strip()}")
-    try:
-        yield mnt
-    finally:
-        subprocess.run(["umount", "-l", str(mnt)], check=False)
-
-
-def _saved_store(directory: Path) -> tuple[Path, dict[str, str]]:
-    store = directory / "credentials.json"
-    env = {"DEVTRACK_CREDENTIALS": str(store)}
-    out = run_cli("integrations", "set", "vercel", f"token={TOKEN}", "--json", env=env)
-    assert out.returncode == 0, out.stderr
-    return store, env
+        with small_tmpfs(tmp_path / "fs") as mnt:
+            yield mnt
+    except NoTmpfs as exc:
+        pytest.skip(str(exc))
 
 
 def test_a_full_disk_is_a_clear_error_and_the_old_file_stays(small_fs: Path) -> None:
-    store, env = _saved_store(small_fs)
+    store, env = saved_store(small_fs, TOKEN)
     before = store.read_bytes()
-    fd = os.open(small_fs / "filler", os.O_WRONLY | os.O_CREAT, 0o600)
-    try:
-        while True:
-            os.write(fd, b"\0" * 4096)
-    except OSError as exc:
-        assert exc.errno == errno.ENOSPC
-    finally:
-        os.close(fd)
+    fill(small_fs)
     out = run_cli("integrations", "set", "vercel", "team_id=team_abc", "--json", env=env)
     _store_error(out, str(store), "no space left on the device", "previous file is unchanged", "free some space")
     assert store.read_bytes() == before
-    assert _leftovers(small_fs, "credentials.json", "credentials.json.lock", "filler") == []
+    assert leftovers(small_fs, "credentials.json", "credentials.json.lock", "filler") == []
 
 
 def test_a_read_only_disk_is_a_clear_error_and_reading_still_works(small_fs: Path) -> None:
-    store, env = _saved_store(small_fs)
+    store, env = saved_store(small_fs, TOKEN)
     before = store.read_bytes()
-    subprocess.run(["mount", "-o", "remount,ro", str(small_fs)], check=True)
+    remount(small_fs, "ro")
     out = run_cli("integrations", "set", "vercel", "team_id=team_abc", "--json", env=env)
     _store_error(out, str(store), "read-only", "previous file is unchanged", "DEVTRACK_CREDENTIALS")
     out = run_cli("integrations", "set", "vercel", "team_id=team_abc", env=env)  # the same, for people
@@ -280,7 +210,7 @@ def test_a_directory_the_user_cannot_write_is_a_clear_error(lock_exists: bool) -
         out = cli("integrations", "set", "vercel", "team_id=team_abc", "--json")
         _store_error(out, str(store), "permission denied", "previous file is unchanged", "DEVTRACK_CREDENTIALS")
         assert store.read_bytes() == before
-        assert _leftovers(directory, "credentials.json", "credentials.json.lock", "home") == []
+        assert leftovers(directory, "credentials.json", "credentials.json.lock", "home") == []
         shown = cli("integrations", "show", "vercel", "--json")  # reading needs no write access
         assert shown.returncode == 0, shown.stderr
         assert json.loads(shown.stdout)["configured"] is True
@@ -289,13 +219,9 @@ def test_a_directory_the_user_cannot_write_is_a_clear_error(lock_exists: bool) -
 
 
 def test_a_symlinked_lock_file_is_refused_and_its_target_untouched(tmp_path: Path) -> None:
-    store, env = _saved_store(tmp_path)
+    store, env = saved_store(tmp_path, TOKEN)
     before = store.read_bytes()
-    victim = tmp_path / "victim.txt"
-    victim.write_text("precious\n")
-    lock = tmp_path / "credentials.json.lock"
-    lock.unlink()
-    lock.symlink_to(victim)
+    lock, victim = plant_lock_symlink(store)
     out = run_cli("integrations", "set", "vercel", "team_id=team_abc", "--json", env=env)
     _store_error(out, str(lock), "symbolic link", f"rm {lock}")
     assert victim.read_text() == "precious\n"
@@ -381,7 +307,7 @@ def test_an_unreadable_test_record_shows_as_never_tested(tmp_path: Path) -> None
 def test_a_directory_others_can_write_is_warned_about(tmp_path: Path) -> None:
     shared = tmp_path / "shared"
     shared.mkdir()
-    store, env = _saved_store(shared)
+    store, env = saved_store(shared, TOKEN)
     out = run_cli("integrations", "list", env=env)
     assert "writable by" not in out.stderr, out.stderr
     shared.chmod(0o777)
@@ -394,7 +320,7 @@ def test_a_directory_others_can_write_is_warned_about(tmp_path: Path) -> None:
 def test_a_store_owned_by_another_user_is_warned_about(tmp_path: Path) -> None:
     if os.geteuid() != 0:
         pytest.skip("giving the file to another user needs root")
-    store, env = _saved_store(tmp_path)
+    store, env = saved_store(tmp_path, TOKEN)
     os.chown(store, NOBODY, NOBODY)
     out = run_cli("integrations", "list", env=env)
     assert out.returncode == 0

@@ -6,6 +6,10 @@ from pathlib import Path
 
 DIR = Path("artifacts") / "reliability"
 
+#: One row of a table of cases: what was tried, what came back, and whether that is right
+#: (None: the case cannot run on this machine; the answer says why).
+Row = tuple[str, str, bool | None]
+
 
 def write(name: str, text: str) -> None:
     DIR.mkdir(parents=True, exist_ok=True)

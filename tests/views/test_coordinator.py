@@ -127,6 +127,12 @@ async def test_credentials_changed_by_another_process_resume_polling(
     other.set_credentials("supabase", {"access_token": token + "x"})
     await coord.tick()
     assert not coord.states["supabase"].needs_attention
+    # tick() started every due plugin's fetch in the background. Let them end on their own, each
+    # within its deadline: one cancelled by the loop's teardown in the middle of a connect once
+    # left that teardown waiting for ever (a full-suite run hung here).
+    pending = [t for t in coord._inflight.values() if not t.done()]
+    if pending:
+        await asyncio.wait(pending, timeout=30)
     coord.close()
 
 

@@ -67,6 +67,10 @@ def default_interval(manager: IntegrationManager, cid: str, stored: float | None
     return max(MIN_INTERVAL, float(value))
 
 
+#: Seconds that stopping waits for cancelled fetches to unwind.
+STOP_WAIT = 5.0
+
+
 class Coordinator:
     """Schedules fetches; ``current()`` is the in-memory cache pages read."""
 
@@ -295,7 +299,9 @@ class Coordinator:
             for task in list(self._inflight.values()):
                 task.cancel()
             if self._inflight:
-                await asyncio.gather(*self._inflight.values(), return_exceptions=True)
+                # Bounded: a library task cancelled mid-connect can fail to end, and stopping
+                # `devtrack serve` must not wait for it.
+                await asyncio.wait(set(self._inflight.values()), timeout=STOP_WAIT)
             self._loop = None
 
     def close(self) -> None:
