@@ -136,3 +136,60 @@ def test_add_a_second_vercel_account_in_settings(page: Any, vercel_sandbox: Sand
     page.get_by_role("button", name="Yes, remove Vercel · acme").click()
     expect(page.get_by_role("status")).to_have_text("Removed vercel:acme.")
     assert manager.connection_ids("vercel") == ["vercel"]
+
+
+def test_second_account_added_in_settings_gets_its_card_and_rows(
+        page: Any, vercel_sandbox: Sandbox, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:  # noqa: F811
+    """Issue 14's browser flow end to end, with the refresh coordinator running as in
+    ``devtrack serve``: the personal account is configured, the team is added as a second
+    account in Settings and tested; then the dashboard has a card for each, and Deployments
+    shows each account's own rows, labelled and filterable."""
+    for key, value in vercel_sandbox.env().items():
+        monkeypatch.setenv(key, value)
+    team = vercel_sandbox.credentials()["vercel"]
+    manager = IntegrationManager(CredentialStore(tmp_path / "credentials.json"), environ=vercel_sandbox.env())
+    manager.save_credentials("vercel", {"token": team["token"]})  # the personal scope: no team id
+    app = webauth.app(manager)
+    runtime = app.state.views
+    runtime.store_url = "sqlite:///" + str(tmp_path / "snapshots.db")
+    runtime.start(tick=0.1)
+    try:
+        with ServerThread(app) as srv:
+            webauth.login(page, srv.url, "/settings/integrations/vercel")
+            page.get_by_label("Add account: name").fill("acme")
+            page.get_by_role("button", name="Add account").click()
+            page.get_by_label("Access token").fill(team["token"])
+            page.get_by_label("Team ID").fill(team["team_id"])
+            page.get_by_role("button", name="Save").click()
+            page.get_by_role("button", name="Test connection").click()
+            expect(page.locator("[data-result] .result .kind")).to_have_text("ok", timeout=20_000)
+
+            # The coordinator picks the new connection up by itself; the page shows it on reload.
+            for cid in ("vercel", "vercel:acme"):
+                card = page.locator(f'[data-card="{cid}"]')
+                for _ in range(100):
+                    page.goto(srv.url + "/")
+                    if card.count() and card.locator("[data-status]").inner_text() not in ("pending", ""):
+                        break
+                    page.wait_for_timeout(200)
+                expect(card).to_be_visible()
+                expect(card.locator("[data-status]")).not_to_have_text("pending")
+            expect(page.locator('[data-card="vercel:acme"]')).to_contain_text("Vercel · acme")
+            shot(page, "dashboard-two-vercel-accounts")
+
+            good = runtime.refresher.coordinator.good
+            personal = {d.id for d in good["vercel"].records.deployments}
+            teams = {d.id for d in good["vercel:acme"].records.deployments}
+            assert personal and teams and not personal & teams  # each account has its own
+
+            page.goto(srv.url + "/deployments")
+            rows = page.locator("tbody tr[data-connection]")
+            expect(rows.first).to_be_visible()
+            shown = set(rows.evaluate_all("rs => rs.map(r => r.dataset.connection)"))
+            assert shown == {"vercel", "vercel:acme"}, shown
+            page.goto(srv.url + "/deployments?connection=vercel:acme")
+            expect(rows.first).to_be_visible()
+            assert set(rows.evaluate_all("rs => rs.map(r => r.dataset.connection)")) == {"vercel:acme"}
+            expect(page.locator("tbody").first).to_contain_text("acme")
+    finally:
+        runtime.stop()
