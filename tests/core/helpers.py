@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import multiprocessing as mp
 import os
 import subprocess
 import sys
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
+from typing import Any
 
 
 def run_cli(*args: str, env: Mapping[str, str] | None = None, input: str | None = None,
@@ -65,3 +67,17 @@ def json_strings(value: object) -> list[str]:
     if isinstance(value, list):
         return [s for v in value for s in json_strings(v)]
     return [value] if isinstance(value, str) else []
+
+
+def run_writers(target: Callable[..., None], path: str, workers: int, count: int) -> list[Any]:
+    """Run ``target(path, worker, count, acks)`` in ``workers`` spawned processes at once and
+    return every acknowledgement they put on ``acks`` (each must exit 0)."""
+    ctx = mp.get_context("spawn")
+    acks: Any = ctx.Queue()
+    procs = [ctx.Process(target=target, args=(path, w, count, acks)) for w in range(workers)]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join(120)
+        assert p.exitcode == 0
+    return [acks.get(timeout=5) for _ in range(workers * count)]

@@ -24,7 +24,7 @@ from devtrack.integrations.manager import IntegrationManager
 from devtrack.integrations.registry import default_registry
 
 from .. import leakscan
-from .helpers import run_cli
+from .helpers import run_cli, run_writers
 
 FIXTURE = Path(__file__).parent / "fixtures" / "v1-credentials.json"
 TOKEN = "vercel_named_Token_0123456789abcd"
@@ -163,15 +163,7 @@ def _add_connections(path: str, worker: int, count: int, acks: "mp.Queue[str]") 
 def test_concurrent_writers_adding_connections_lose_none_and_upgrade_once(tmp_path: Path) -> None:
     store = _v1_copy(tmp_path)
     original = store.read_bytes()
-    ctx = mp.get_context("spawn")
-    acks: mp.Queue[str] = ctx.Queue()
-    procs = [ctx.Process(target=_add_connections, args=(str(store), w, 8, acks)) for w in range(4)]
-    for p in procs:
-        p.start()
-    for p in procs:
-        p.join(120)
-        assert p.exitcode == 0
-    acked = [acks.get(timeout=5) for _ in range(32)]
+    acked = run_writers(_add_connections, str(store), workers=4, count=8)
     doc = json.loads(store.read_text())
     named = doc["integrations"]["vercel"]["connections"]
     for cid in acked:

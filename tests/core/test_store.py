@@ -15,6 +15,8 @@ import pytest
 
 from devtrack.credentials import CredentialStore, StoreCorrupt, init_project, resolve_path
 
+from .helpers import run_writers
+
 
 def _writer(path: str, worker: int, count: int, acks: "mp.Queue[tuple[int, int]]") -> None:
     store = CredentialStore(path)
@@ -27,15 +29,7 @@ def _writer(path: str, worker: int, count: int, acks: "mp.Queue[tuple[int, int]]
 
 def test_concurrent_writers_lose_no_acknowledged_write(tmp_path: Path) -> None:
     path = str(tmp_path / "c.json")
-    ctx = mp.get_context("spawn")
-    acks: mp.Queue[tuple[int, int]] = ctx.Queue()
-    procs = [ctx.Process(target=_writer, args=(path, w, 25, acks)) for w in range(4)]
-    for p in procs:
-        p.start()
-    for p in procs:
-        p.join(120)
-        assert p.exitcode == 0
-    acked = [acks.get(timeout=5) for _ in range(100)]
+    acked = run_writers(_writer, path, workers=4, count=25)
     doc = json.loads(Path(path).read_text())
     for worker, i in acked:
         assert doc["integrations"][f"w{worker}"]["credentials"][f"k{i}"] == f"v{i}"
