@@ -16,7 +16,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from ..integrations import connections
 from ..integrations.manager import CredentialsInvalid, IntegrationManager, env_key
 from .ai import AiProviders
-from .security import AUTH_COOKIE, Guard
+from .security import AUTH_COOKIE, Guard, safe_next
 
 router = APIRouter(include_in_schema=False)
 
@@ -219,14 +219,14 @@ async def ai_test(provider_id: str, request: Request) -> Response:
 def login_page(request: Request) -> Response:
     if not request.app.state.guard.access_token:
         return _back("/")
-    return _render(request, "login.html", error="", next=_safe_next(request.query_params.get("next")))
+    return _render(request, "login.html", error="", next=safe_next(request.query_params.get("next")))
 
 
 @router.post("/login")
 async def login(request: Request) -> Response:
     guard: Guard = request.app.state.guard
     form = await request.form()
-    target = _safe_next(str(form.get("next") or ""))
+    target = safe_next(str(form.get("next") or ""))
     if not guard.check_token(str(form.get("token") or "")):
         return _render(request, "login.html", 401, error="That access token is not right.", next=target)
     response = _back(target)
@@ -239,13 +239,6 @@ def logout() -> Response:
     response = _back("/login")
     response.delete_cookie(AUTH_COOKIE, path="/")
     return response
-
-
-def _safe_next(target: str | None) -> str:
-    """Only same-site paths: ``//evil.example`` or absolute URLs become ``/``."""
-    if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
-        return "/"
-    return target
 
 
 @router.get("/docs", response_class=HTMLResponse)
