@@ -507,7 +507,10 @@ class IntegrationManager:
         try:
             return self.credentials(cid, doc).is_configured()
         except CredentialsInvalid:
-            return False
+            # Values were given but do not validate (a token with a line break from the
+            # environment, say): count it as configured, so refreshes and the dashboard report
+            # the config error instead of skipping the connection without a word.
+            return bool(self.stored_credentials(cid, doc) or self.env_overrides(cid))
 
     def connection_status(self, cid: str, doc: Doc | None = None) -> ConnectionStatus:
         doc = doc if doc is not None else self.store.read()
