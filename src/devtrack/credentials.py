@@ -14,7 +14,8 @@ Schema (version 2)::
                                       "last_tested": "...", "test_result": {...},
                                       "connections": {"<name>": {"enabled": true, "credentials": {...},
                                                                  "last_tested": "...", "test_result": {...}}}}},
-     "ai_providers": {...}, "ai_proxy": {...}}
+     "ai_providers": {...}, "ai_proxy": {...},
+     "secrets": {"store": "file" | "keyring", "id": "...", "pending_delete": [...]}}
 
 The plugin's own entry is its default connection (id ``vercel``), where version 1 kept it;
 ``connections`` holds the named ones (id ``vercel:acme``). A version-1 file therefore reads
@@ -181,6 +182,11 @@ def _migrate(raw: Any, path: Path) -> Doc:
     # Older versions kept a copy of the Helicone key here; routing now reads the integration,
     # so the copy is dropped (and gone from the file at the next write).
     raw["ai_proxy"].pop("helicone", None)
+    from .secretstore import check
+
+    problem = check(raw, str(path))
+    if problem:
+        raise StoreCorrupt(f"{problem}; fix or move it away.")
     return raw
 
 

@@ -24,6 +24,7 @@ COMMANDS: dict[str, tuple[str, str, bool]] = {
     "serve": (".serve", "serve", False),
     "ai": (".ai", "app", True),
     "sandbox": (".sandbox", "app", True),
+    "doctor": (".doctor", "doctor", False),
 }
 
 
@@ -79,18 +80,37 @@ def root(
 
 def init(
     directory: Annotated[Path | None, typer.Argument(help="Project directory (default: here).")] = None,
+    secrets: Annotated[str | None, typer.Option(
+        "--secrets", help="Where new secrets go: keyring (the OS keychain, where one answers) or file.")] = None,
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Create the project's .credentials.json (mode 600) and make git ignore it."""
     from ..credentials import CredentialStore, CredentialStoreError, init_project
+    from ..secretstore import STORES, preference, set_preference
 
+    if secrets is not None and secrets not in STORES:
+        fail(f"--secrets must be one of {', '.join(STORES)}, not {secrets!r}", as_json=as_json, kind="usage", code=2)
     try:
         path, done = init_project(directory)
+        store = CredentialStore(path)
+        warnings = store.warnings()
+        if secrets is not None:
+            chosen = secrets
+            if secrets == "keyring":
+                from ..keychain import probe
+
+                problem = probe()
+                if problem is not None:
+                    chosen = "file"
+                    warnings.append(f"{problem}: new secrets will be kept in {path} instead; run "
+                                    "devtrack init --secrets keyring again where a keychain answers")
+            store.update(lambda doc: set_preference(doc, chosen))
+            done.append("new secrets go to " + ("the OS keychain" if chosen == "keyring" else str(path)))
+        chosen = preference(store.read())
     except CredentialStoreError as exc:
         fail(str(exc), as_json=as_json, kind="config")
-    warnings = CredentialStore(path).warnings()
     if as_json:
-        emit_json({"ok": True, "path": str(path), "done": done, "warnings": warnings})
+        emit_json({"ok": True, "path": str(path), "done": done, "warnings": warnings, "secrets": chosen})
         return
     for line in done:
         say(markup("[green]✓[/] {}", line))

@@ -27,6 +27,7 @@ from ..integrations.manager import (
     get_manager,
 )
 from ..integrations.registry import RegistryError, UnknownIntegration
+from ..secretstore import STORES
 from ..text import humane_time, plural
 from .output import JSON_OPTION, Markup, NoInput, ask, console, emit_json, err_console, fail, markup, say, warn
 
@@ -190,6 +191,7 @@ def show(plugin_id: str = ID_ARG, as_json: bool = JSON_OPTION) -> None:
                 "credentials": masked,
                 "env_overrides": overrides,
                 "env_vars": dict(sorted(sources.items())),
+                "sources": manager.sources(plugin_id, doc),
                 "setup_guide": cls.setup_guide,
                 "store": str(manager.store.path),
             }
@@ -265,11 +267,15 @@ def set_(
     with _errors(as_json):
         created = not manager.exists(plugin_id)
         values = _parse_pairs(manager, plugin_id, list(pairs or []))
-        cleared = manager.save_credentials(plugin_id, values).cleared
+        saved = manager.save_credentials(plugin_id, values)
+        cleared = saved.cleared
         masked = manager.masked(plugin_id)
     if as_json:
-        emit_json({"ok": True, "id": plugin_id, "credentials": masked, "cleared": cleared})
+        emit_json({"ok": True, "id": plugin_id, "credentials": masked, "cleared": cleared,
+                   "warnings": saved.warnings})
         return
+    for w in saved.warnings:
+        warn(w)
     if created:
         say(markup("[green]✓[/] created the connection {}", plugin_id))
     say(markup("[green]✓[/] saved {} credentials: {}", plugin_id, ", ".join(f"{k}={v}" for k, v in masked.items())))
@@ -446,4 +452,47 @@ def data(
         if not results:
             say("No enabled, configured integrations. See: devtrack integrations list")
     if any(d.error for d in results):
+        raise typer.Exit(1)
+
+
+@app.command("move-secrets")
+def move_secrets(
+    to: Annotated[str, typer.Option("--to", help="Where every stored secret goes: keyring or file.")],
+    as_json: bool = JSON_OPTION,
+) -> None:
+    """Move every stored secret to the OS keychain, or back into the credentials file.
+
+    Safe if interrupted: each secret is copied and read back before its original goes, so it
+    is always in one place or the other; running it again finishes the job. New secrets then
+    go where they were moved. Exits 1 when some secret could not be moved.
+    """
+    from ..secret_move import MoveFailed, move
+
+    if to not in STORES:
+        fail(f"--to must be one of {', '.join(STORES)}, not {to!r}", as_json=as_json, kind="usage", code=2)
+    manager = _manager(as_json)
+    with _errors(as_json):
+        try:
+            report = move(manager.store, to, [manager.secret_locator()])
+        except MoveFailed as exc:
+            fail(str(exc), as_json=as_json, kind="config")
+    where = "the keychain" if to == "keyring" else str(manager.store.path)
+    if as_json:
+        emit_json({"ok": not report.kept, "to": to, "moved": report.moved, "already": report.already,
+                   "references": report.references, "kept": report.kept, "removed": report.removed})
+    else:
+        if report.moved:
+            say(markup("[green]✓[/] moved {} to {}: {}", plural(len(report.moved), "secret"), where,
+                       ", ".join(report.moved)))
+        else:
+            say(f"nothing to move: no stored secret was outside {where}")
+        if report.already:
+            say(f"  already there: {', '.join(report.already)}")
+        if report.references:
+            say(f"  references, left as they are: {', '.join(report.references)}")
+        if report.removed:
+            say(f"  removed from the keychain: {plural(len(report.removed), 'entry', 'entries')}")
+        for line in report.kept:
+            warn(f"not moved: {line}")
+    if report.kept:
         raise typer.Exit(1)

@@ -21,7 +21,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field, ValidationError
 
-from .. import redact
+from .. import redact, secretrefs, secretstore
 from ..credentials import CredentialStore, Doc
 from . import connections
 from .connections import CONNECTION, InvalidConnectionId
@@ -51,6 +51,16 @@ class CredentialsInvalid(ValueError):
         self.errors = errors
         detail = "; ".join(f"{k}: {v}" if k else v for k, v in errors.items())
         super().__init__(f"invalid credentials for {plugin_id}: {detail}")
+
+
+class SecretUnavailable(CredentialsInvalid):
+    """A secret reference that cannot be resolved now; each message names the reference and
+    says what to do (a ``config`` result, never the value)."""
+
+    def __init__(self, plugin_id: str, errors: dict[str, str]) -> None:
+        super().__init__(plugin_id, errors)
+        detail = "; ".join(errors.values())
+        Exception.__init__(self, f"cannot read a secret of {plugin_id}: {detail}")
 
 
 class UnknownConnection(UnknownIntegration):
@@ -132,6 +142,8 @@ class Saved:
 
     credentials: Credentials
     cleared: list[str] = field(default_factory=list)
+    #: What the user should hear: a secret kept in the file because no keychain answered.
+    warnings: list[str] = field(default_factory=list)
 
 
 def left_behind(
@@ -151,6 +163,22 @@ def left_behind(
         if f.destination and f.where(before.get(f.key)) != f.where(after.get(f.key)):
             bound.update(f.carries)
     return [f.key for f in fields if f.key in bound and before.get(f.key) and f.key not in given]
+
+
+def _usable(values: Mapping[str, str | None]) -> dict[str, str | None]:
+    """Stored values as the model takes them: literals unescaped, references as their text
+    (no secret field validates its form, so a reference's text stands in for its value)."""
+    return {k: v if v is None or secretrefs.is_reference(v) else secretrefs.literal(v) for k, v in values.items()}
+
+
+def _reference_problem(f: CredentialField, value: str) -> str | None:
+    """Why an entered reference is refused: malformed, or given for a field that is no secret."""
+    if not secretrefs.is_reference(value):
+        return None
+    if not f.masked:
+        return (f"{f.label} takes the value itself: references (env:, file:, op://, keyring:) are for "
+                f"secret fields; to store this text as it is, write plain:{value}")
+    return secretrefs.problem(value)
 
 
 def env_key(cid: str, field_key: str) -> str:
@@ -311,7 +339,10 @@ class IntegrationManager:
             )
         clean = {k: v for k, v in values.items() if v not in (None, "")}
         # Masked identifiers too: shown only by their tail, they must not appear whole elsewhere.
-        redact.register(clean[f.key] for f in model.fields() if f.masked and f.key in clean)  # type: ignore[misc]
+        redact.register(
+            clean[f.key] for f in model.fields()  # type: ignore[misc]
+            if f.masked and f.key in clean and not secretrefs.is_reference(clean[f.key])
+        )
         controls = {
             f.key: problem for f in model.fields()
             if f.key in clean and (problem := control_char_problem(f.label, str(clean[f.key])))
@@ -328,11 +359,53 @@ class IntegrationManager:
                 errors[key] = msg
             raise CredentialsInvalid(cid, errors) from None
 
-    def credentials(self, cid: str, doc: Doc | None = None) -> Credentials:
-        """Stored credentials with environment overrides applied (never written back)."""
-        values: dict[str, str | None] = dict(self.stored_credentials(cid, doc))
-        values.update(self.env_overrides(cid))
+    def credentials(self, cid: str, doc: Doc | None = None, resolve: bool = True) -> Credentials:
+        """Stored credentials with environment overrides applied (never written back).
+
+        Secret references are resolved now (``resolve``), or kept as their text, which counts
+        as a value, for questions such as "is it configured" that must not run ``op`` or ask
+        the keychain. A reference that cannot be resolved raises :class:`SecretUnavailable`.
+        """
+        overrides = self.env_overrides(cid)
+        values: dict[str, str | None] = {}
+        errors: dict[str, str] = {}
+        for key, stored in self.stored_credentials(cid, doc).items():
+            if key in overrides:
+                continue  # the environment wins: its reference is neither read nor needed
+            ref = secretrefs.parse(stored)
+            if ref is None:
+                values[key] = secretrefs.literal(stored)
+            elif not resolve:
+                values[key] = stored
+            else:
+                try:
+                    values[key] = secretrefs.resolve(ref, self.environ)
+                except secretrefs.Unresolvable as exc:
+                    errors[key] = str(exc)
+        if errors:
+            raise SecretUnavailable(cid, errors)
+        values.update(overrides)
         return self._build(cid, values)
+
+    def sources(self, cid: str, doc: Doc | None = None) -> dict[str, str]:
+        """Field key -> where its value comes from, in words (never the value): ``stored``,
+        ``from env:VERCEL_TOKEN`` (a reference), ``env override DEVTRACK_VERCEL_TOKEN``."""
+        out = {k: (ref.shown() if (ref := secretrefs.parse(v)) else "stored")
+               for k, v in self.stored_credentials(cid, doc).items()}
+        out.update({k: f"env override {var}" for k, var in self.env_sources(cid).items()})
+        return out
+
+    def secret_locator(self) -> secretstore.Locator:
+        """The locator of every connection's secret fields, for :mod:`..secret_move`."""
+        def locate(doc: Doc) -> Iterable[secretstore.Location]:
+            for plugin_id in self.ids():
+                secret = [f.key for f in self.registry.get(plugin_id).credentials_model.fields() if f.secret]
+                for cid in self.connection_ids(plugin_id, doc):
+                    _, name = connections.parse(cid)
+                    base = ("integrations", plugin_id) + (() if name is None else ("connections", name))
+                    for key in secret:
+                        yield secretstore.Location((*base, "credentials", key), f"{cid} {key}", f"{cid}/{key}")
+        return locate
 
     def validate(
         self, cid: str, values: Mapping[str, str | None], may_miss: Iterable[str] = ()
@@ -372,7 +445,14 @@ class IntegrationManager:
             raise CredentialsInvalid(
                 cid, {k: f"unknown field (known: {', '.join(sorted(known))})" for k in unknown}
             )
+        fields = {f.key: f for f in model.fields()}
+        values = {k: (v.strip() if isinstance(v, str) and secretrefs.is_reference(v.strip()) else v)
+                  for k, v in values.items()}
+        refused = {k: p for k, v in values.items() if v and (p := _reference_problem(fields[k], v))}
+        if refused:
+            raise CredentialsInvalid(cid, refused)
         result: list[Saved] = []
+        dropped: set[str] = set()
 
         def change(doc: Doc) -> None:
             before = self.stored_credentials(cid, doc)
@@ -381,24 +461,71 @@ class IntegrationManager:
             cleared = left_behind(model.fields(), before, merged, given)
             for key in cleared:
                 merged.pop(key)
-            self.validate(cid, {**merged, **self.env_overrides(cid)}, may_miss=cleared)
+            self.validate(cid, {**_usable(merged), **self.env_overrides(cid)}, may_miss=cleared)
             stored = {k: v for k, v in merged.items() if v not in (None, "")}
-            creds = self._build(cid, stored)
+            creds = self._build(cid, _usable(stored))
+            warnings = self._to_keychain(doc, cid, {k: v for k, v in given.items() if fields[k].secret}, stored)
             entry = self._entry(doc, cid)
             entry["credentials"] = stored
             entry.setdefault("enabled", True)
             entry.pop("test_result", None)
             entry.pop("last_tested", None)
             self._run_hooks(doc, cid)
-            result.append(Saved(creds, cleared))
+            dropped.update(self._dropped(doc, before.values()))
+            result.append(Saved(creds, cleared, warnings))
 
         self.store.update(change)
+        self._forget(dropped)
         self._instances.pop(cid, None)
         self._saved(cid)
         if result[0].cleared:
             log.info("%s: cleared %s, entered for a destination that changed",
                      cid, ", ".join(result[0].cleared))
         return result[0]
+
+    def _to_keychain(self, doc: Doc, cid: str, given: Mapping[str, str | None],
+                     stored: dict[str, str]) -> list[str]:
+        """With the keychain preferred, put the literal secrets just ``given`` there (changing
+        ``stored`` to their references); where no keychain answers, they stay in ``stored``
+        and the returned warning says so."""
+        literal = {k: v for k, v in given.items() if v and k in stored and not secretrefs.is_reference(v)}
+        if not literal or secretstore.preference(doc) != "keyring":
+            return []
+        from .. import keychain
+
+        for key, value in literal.items():
+            acct = f"{cid}/{key}@{secretstore.file_id(doc)}"
+            try:
+                keychain.put(acct, secretrefs.literal(value))
+            except keychain.KeychainUnavailable as exc:
+                kept = ", ".join(k for k in literal if not secretrefs.is_reference(stored[k]))
+                return [f"{redact.safe_str(exc)}: kept {cid} {kept} in {self.store.path} instead of the keychain; "
+                        "move it there later with: devtrack integrations move-secrets --to keyring"]
+            stored[key] = "keyring:" + acct
+        return []
+
+    def _dropped(self, doc: Doc, before: Iterable[str]) -> set[str]:
+        """DevTrack's own keychain entries among the ``before`` values that ``doc`` no longer
+        points to (to delete once ``doc`` is written)."""
+        own = {ref.target for v in before if (ref := secretrefs.parse(v)) and ref.kind == "keyring"
+               and secretstore.is_own(doc, ref.target)}
+        if not own:
+            return set()
+        return own - secretstore.referenced_accounts(doc, [self.secret_locator()])
+
+    def _forget(self, accounts: Iterable[str]) -> None:
+        """Delete keychain entries nothing points to any more (best effort: an orphan holds a
+        secret, but only where it already was)."""
+        accounts = sorted(accounts)
+        if not accounts:
+            return
+        from .. import keychain
+
+        for acct in accounts:
+            try:
+                keychain.delete(acct)
+            except keychain.KeychainUnavailable as exc:
+                log.warning("could not remove %s from the keychain: %s", acct, redact.safe_str(exc))
 
     def unset(self, cid: str, keys: Iterable[str] | None = None) -> list[str]:
         """Remove some fields, or (no keys) all of a connection's stored credentials.
@@ -432,8 +559,11 @@ class IntegrationManager:
             entry.pop("test_result", None)
             entry.pop("last_tested", None)
             self._run_hooks(doc, cid)
+            dropped.update(self._dropped(doc, before.values()))
 
+        dropped: set[str] = set()
         self.store.update(change)
+        self._forget(dropped)
         self._instances.pop(cid, None)
         self._saved(cid)
         return also
@@ -451,15 +581,20 @@ class IntegrationManager:
                 f"to delete its stored credentials run: devtrack integrations unset {cid}"
             )
 
+        dropped: set[str] = set()
+
         def change(doc: Doc) -> None:
             self.require(cid, doc)
+            before = self.stored_credentials(cid, doc)
             named = doc["integrations"][plugin_id]["connections"]
             del named[name]
             if not named:
                 del doc["integrations"][plugin_id]["connections"]
             self._run_hooks(doc, cid)
+            dropped.update(self._dropped(doc, before.values()))
 
         self.store.update(change)
+        self._forget(dropped)
         self._instances.pop(cid, None)
         self._saved(cid)
 
@@ -493,7 +628,8 @@ class IntegrationManager:
         out: dict[str, str] = {}
         for f in model.fields():
             if f.key in stored:
-                out[f.key] = f.shown(stored[f.key])
+                ref = secretrefs.parse(stored[f.key])
+                out[f.key] = ref.shown() if ref else f.shown(secretrefs.literal(stored[f.key]))
         return out
 
     # ------------------------------------------------------------------ status
@@ -505,7 +641,7 @@ class IntegrationManager:
 
     def is_configured(self, cid: str, doc: Doc | None = None) -> bool:
         try:
-            return self.credentials(cid, doc).is_configured()
+            return self.credentials(cid, doc, resolve=False).is_configured()
         except CredentialsInvalid:
             # Values were given but do not validate (a token with a line break from the
             # environment, say): count it as configured, so refreshes and the dashboard report
