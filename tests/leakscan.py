@@ -3,8 +3,9 @@
 A pytest plugin (loaded from ``tests/conftest.py``). During the session it collects what
 DevTrack produced: every test's captured stdout, stderr and log lines, failure texts, the output
 of every ``devtrack`` subprocess, every response of the web app (recognised by its
-Content-Security-Policy header), every result the manager returned, and the store's files
-other than credential files. At the end it searches all of it for every secret registered with
+Content-Security-Policy header), every result the manager returned, the store's files
+other than credential files, and every file inside each ``doctor --bundle`` zip a test wrote
+(``devtrack doctor``'s own output is CLI output, collected like any other). At the end it searches all of it for every secret registered with
 the redactor, handed out by the sandbox or stored in any connection (default or named) of a
 credentials file a test left behind — plain, URL-encoded, base64, inside Basic auth and
 escaped as an error message quotes it (``\\n``, JSON, ``b'…'``), with each piece of a secret a
@@ -198,8 +199,23 @@ def connection_secrets(doc: Any) -> set[str]:
         for conn in entries:
             creds = conn.get("credentials") if isinstance(conn, dict) else None
             if isinstance(creds, dict):
-                out.update(v for k, v in creds.items() if isinstance(v, str) and v and (_secret_key(k) or k in masked))
+                out.update(_stored_secret(v) for k, v in creds.items()
+                           if isinstance(v, str) and v and (_secret_key(k) or k in masked)
+                           and not is_reference(v))  # "env:X" says where a secret is: shown on purpose
     return out
+
+
+def is_reference(value: str) -> bool:
+    from devtrack.secretrefs import is_reference as ref
+
+    return ref(value)
+
+
+def _stored_secret(value: str) -> str:
+    """The secret a stored literal stands for (``plain:env:x`` is the secret ``env:x``)."""
+    from devtrack.secretrefs import literal
+
+    return literal(value)
 
 
 def store_secrets(base: Path) -> set[str]:
@@ -217,9 +233,22 @@ def store_secrets(base: Path) -> set[str]:
 def _store_files(base: Path) -> list[Path]:
     out = []
     for path in base.rglob("*"):
-        if path.is_file() and path.suffix in (".db", ".sqlite", ".sqlite3", ".log", ".jsonl", ".db-wal"):
+        if path.is_file() and path.suffix in (".db", ".sqlite", ".sqlite3", ".log", ".jsonl", ".db-wal", ".zip"):
             out.append(path)
     return out
+
+
+def file_texts(path: Path) -> list[tuple[str, str]]:
+    """(kind, text) of a store file; a zip (a ``doctor --bundle``) gives every member's text."""
+    if path.suffix != ".zip":
+        return [("store files", path.read_bytes().decode("utf-8", "replace"))]
+    import zipfile
+
+    try:
+        with zipfile.ZipFile(path) as bundle:
+            return [("doctor bundles", bundle.read(name).decode("utf-8", "replace")) for name in bundle.namelist()]
+    except zipfile.BadZipFile:
+        return [("store files", path.read_bytes().decode("utf-8", "replace"))]
 
 
 def scan() -> tuple[dict[str, tuple[int, int]], list[str], int]:
@@ -258,7 +287,8 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     if base is not None:
         for path in _store_files(Path(base)):
             try:
-                record("store files", path.read_bytes().decode("utf-8", "replace"))
+                for kind, text in file_texts(path):
+                    record(kind, text)
             except OSError:
                 pass
         add_secrets(*store_secrets(Path(base)))
