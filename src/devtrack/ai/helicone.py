@@ -4,10 +4,11 @@ Nothing is copied when Helicone is saved: the proxy, ``devtrack ai status`` and 
 Providers all ask :func:`helicone_state` about the current store document, so routing follows
 the stored Helicone credentials however they got there (Settings, the CLI, the JSON API,
 ``devtrack sandbox``, a file edited by hand). Helicone routes when its integration is enabled
-and has an API key, after the ``DEVTRACK_HELICONE_<FIELD>`` environment overrides the
-integration itself applies; disabling or removing it routes traffic straight to the vendors.
+and has an API key (a secret reference is resolved here, raising
+:class:`devtrack.secretrefs.Unresolvable` when it cannot be), after the
+``DEVTRACK_HELICONE_<FIELD>`` environment overrides the integration itself applies; disabling or removing it routes traffic straight to the vendors.
 
-Pure and light: no I/O, no HTTP library.
+Light: no HTTP library, and no I/O except to resolve a secret reference.
 """
 
 from __future__ import annotations
@@ -47,6 +48,14 @@ def helicone_state(doc: Doc, environ: Mapping[str, str]) -> dict[str, str] | Non
     key = values.get("api_key", "")
     if not key:
         return None
+    if not (environ.get(env_key(HELICONE, "api_key")) or "").strip():
+        from .. import redact, secretrefs
+
+        ref = secretrefs.parse(key)
+        # A reference is read now (raising secretrefs.Unresolvable when it cannot be); never
+        # silently routed around Helicone.
+        key = secretrefs.resolve(ref, environ) if ref is not None else secretrefs.literal(key)
+        redact.register([key])
     out = {"api_key": key, "region": region_of(key, values.get("region"))}
     if values.get("org_id"):
         out["org_id"] = values["org_id"]

@@ -49,8 +49,13 @@ class AiProviders:
         self.manager = manager
 
     def key(self, provider_id: str, doc: Doc | None = None) -> tuple[str | None, str | None]:
+        from ..secretrefs import Unresolvable
+
         doc = doc if doc is not None else self.manager.store.read()
-        key, source = provider_key(spec(provider_id), doc, self.manager.environ)
+        try:
+            key, source = provider_key(spec(provider_id), doc, self.manager.environ)
+        except Unresolvable as exc:
+            return None, redact.safe_str(exc)  # shown as where the key should come from, and why not
         redact.register([key])
         return key, source
 
@@ -109,10 +114,11 @@ class AiProviders:
         """List the provider's models with the key in force; classified, timed, recorded."""
         p = spec(provider_id)
         started = time.perf_counter()
-        key, _ = await asyncio.to_thread(self.key, p.id)
+        key, source = await asyncio.to_thread(self.key, p.id)
         if not key:
             result = ConnectionResult.failure(
                 ResultKind.CONFIG,
+                f"The {p.name} key cannot be read: {source}" if source else
                 f"No {p.name} key: run `devtrack ai set {p.id}` or set {' or '.join(p.env_vars)}.",
             )
         else:

@@ -82,7 +82,13 @@ def helicone_base(p: ProviderSpec, environ: Mapping[str, str]) -> str:
 
 def upstream(p: ProviderSpec, doc: Doc, environ: Mapping[str, str]) -> Upstream:
     """Direct to the vendor, or through Helicone when the Helicone integration is on."""
-    key, source = provider_key(p, doc, environ)
+    from ..secretrefs import Unresolvable
+
+    try:
+        key, source = provider_key(p, doc, environ)
+        helicone = helicone_state(doc, environ)
+    except Unresolvable as exc:
+        raise RoutingError(503, f"DevTrack cannot read a key it needs: {exc}", "config") from None
     if not key:
         raise RoutingError(
             401,
@@ -91,7 +97,6 @@ def upstream(p: ProviderSpec, doc: Doc, environ: Mapping[str, str]) -> Upstream:
             "auth",
         )
     injected: list[tuple[str, str]] = [(p.key_header, key_header_value(p, key))]
-    helicone = helicone_state(doc, environ)
     if helicone is None:
         return Upstream(p, direct_base(p, environ), False, source, tuple(injected))
     injected.append(("helicone-auth", f"Bearer {helicone['api_key']}"))

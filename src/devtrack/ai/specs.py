@@ -67,11 +67,18 @@ def spec(provider_id: str) -> ProviderSpec:
 
 
 def provider_key(p: ProviderSpec, doc: Doc, environ: Mapping[str, str]) -> tuple[str | None, str | None]:
-    """The key in force and where it comes from (``store``, ``env:<VAR>``); the store wins."""
+    """The key in force and where it comes from (``store``, ``env:<VAR>``, or the stored
+    reference: ``keyring:…``); the store wins. A stored reference that cannot be resolved
+    raises :class:`devtrack.secretrefs.Unresolvable` (its message says what to do)."""
+    from .. import secretrefs
+
     entry = (doc.get("ai_providers") or {}).get(p.id)
     stored = entry.get("api_key") if isinstance(entry, dict) else None
     if stored:
-        return str(stored), "store"
+        ref = secretrefs.parse(str(stored))
+        if ref is not None:
+            return secretrefs.resolve(ref, environ), ref.text
+        return secretrefs.literal(str(stored)), "store"
     for var in p.env_vars:
         value = (environ.get(var) or "").strip()
         if value:

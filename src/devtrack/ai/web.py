@@ -57,8 +57,14 @@ class WebAiProviders:
     def helicone(self) -> HeliconeRouting:
         """Routed when the Helicone integration is on (derived now, from the store as it is)."""
         manager = self.ai.manager
+        from ..secretrefs import Unresolvable
+
         doc = manager.store.read()
-        state = helicone_state(doc, manager.environ)
+        try:
+            state = helicone_state(doc, manager.environ)
+        except Unresolvable as exc:
+            return HeliconeRouting(routed=False, detail=f"Helicone's API key cannot be read, so the proxy "
+                                                        f"refuses AI traffic: {exc}")
         if state:
             return HeliconeRouting(routed=True, detail=f"AI traffic through DevTrack's proxy is logged in "
                                                        f"Helicone ({state.get('region', 'us').upper()}).")

@@ -143,7 +143,13 @@ def status(as_json: bool = JSON_OPTION) -> None:
     with _errors(as_json):
         ai = _providers()
         doc = ai.manager.store.read()
-        helicone = helicone_state(doc, ai.manager.environ)
+        from ..secretrefs import Unresolvable
+
+        try:
+            helicone = helicone_state(doc, ai.manager.environ)
+        except Unresolvable as exc:
+            fail(f"Helicone's API key cannot be read, so the proxy refuses AI traffic: {exc}",
+                 as_json=as_json, kind="config")
         routes = []
         for p in PROVIDERS:
             st = ai.status(p.id, doc)
