@@ -17,6 +17,10 @@ Schema (version 2)::
      "ai_providers": {...}, "ai_proxy": {...},
      "secrets": {"store": "file" | "keyring", "id": "...", "pending_delete": [...]}}
 
+A credential value may be a secret reference (``env:NAME``, ``file:PATH``, ``op://…``,
+``keyring:ACCOUNT``; see :mod:`.secretrefs`): the file stays the index of what is configured
+while the secret lives elsewhere. ``secrets`` says where new secrets go (:mod:`.secretstore`).
+
 The plugin's own entry is its default connection (id ``vercel``), where version 1 kept it;
 ``connections`` holds the named ones (id ``vercel:acme``). A version-1 file therefore reads
 as it is and is upgraded on the first write, after a byte-identical copy of it is kept as

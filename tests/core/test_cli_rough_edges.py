@@ -27,7 +27,7 @@ def test_a_piped_secret_is_read_without_a_warning_and_json_stays_alone_on_stdout
     out = run_detached("integrations", "set", "vercel", "token", "--json", input=TOKEN + "\n")
     assert out.returncode == 0, out.stderr
     assert json.loads(out.stdout) == {"ok": True, "id": "vercel", "credentials": {"token": "verc••••6789"},
-                                      "cleared": []}
+                                      "cleared": [], "warnings": []}
     assert "GetPassWarning" not in out.stderr and "echoed" not in out.stderr and "Warning" not in out.stderr
     assert _stored(_isolated_store) == {"token": TOKEN}
     assert TOKEN not in out.stdout + out.stderr

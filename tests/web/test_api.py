@@ -23,7 +23,7 @@ def test_save_then_show_is_masked(api: ApiClient, echo: EchoService, manager: In
                  json={"values": {"url": echo.url, "token": GOOD_TOKEN}})
     assert r.status_code == 200, r.text
     assert r.json() == {"ok": True, "id": "echo", "credentials": {"url": echo.url, "token": mask(GOOD_TOKEN)},
-                        "cleared": []}
+                        "cleared": [], "warnings": []}
     shown = api.get("/api/v1/integrations/echo").json()
     assert shown["credentials"]["token"] == mask(GOOD_TOKEN) and shown["configured"] is True
     assert GOOD_TOKEN not in r.text and GOOD_TOKEN not in api.get("/api/v1/integrations/echo").text
@@ -114,3 +114,17 @@ def test_ai_provider_key_saved_masked_and_tested(api: ApiClient, manager: Integr
     assert t["kind"] == "config"
     listed = api.get("/api/v1/ai/providers")
     assert "sk-wrong-key-000000" not in listed.text and GOOD_AI_KEY not in listed.text
+
+
+def test_a_secret_reference_is_shown_as_itself_in_the_api_and_settings(api: ApiClient, echo: EchoService,
+                                                                        manager: IntegrationManager) -> None:
+    r = api.send("PUT", "/api/v1/integrations/echo/credentials",
+                 json={"values": {"url": echo.url, "token": "env:ECHO_REF_NOT_SET"}})
+    assert r.status_code == 200, r.text
+    assert r.json()["credentials"]["token"] == "from env:ECHO_REF_NOT_SET"
+    assert api.get("/api/v1/integrations/echo").json()["credentials"]["token"] == "from env:ECHO_REF_NOT_SET"
+    assert "from env:ECHO_REF_NOT_SET" in api.get("/settings/integrations/echo").text
+    tested = api.send("POST", "/api/v1/integrations/echo/test").json()
+    assert tested["ok"] is False and tested["status"] == "config"
+    assert "env:ECHO_REF_NOT_SET" in tested["message"] and "export ECHO_REF_NOT_SET=" in tested["message"]
+    assert manager.stored_credentials("echo")["token"] == "env:ECHO_REF_NOT_SET"

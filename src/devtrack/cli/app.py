@@ -106,6 +106,9 @@ def init(
                                     "devtrack init --secrets keyring again where a keychain answers")
             store.update(lambda doc: set_preference(doc, chosen))
             done.append("new secrets go to " + ("the OS keychain" if chosen == "keyring" else str(path)))
+            if chosen == "keyring":
+                done.append("secrets already stored stay where they are until: "
+                            "devtrack integrations move-secrets --to keyring")
         chosen = preference(store.read())
     except CredentialStoreError as exc:
         fail(str(exc), as_json=as_json, kind="config")

@@ -261,7 +261,9 @@ def set_(
 ) -> None:
     """Save credentials, merged with what is stored; validated before anything is written.
 
-    A named connection (vercel:acme) that does not exist yet is created.
+    A named connection (vercel:acme) that does not exist yet is created. A secret may be given
+    as a reference: env:NAME, file:PATH, op://VAULT/ITEM/FIELD or keyring:ACCOUNT (plain:…
+    stores a value that only looks like one).
     """
     manager = _manager(as_json)
     with _errors(as_json):

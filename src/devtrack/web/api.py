@@ -83,10 +83,12 @@ def remove_connection(plugin_id: str, request: Request) -> dict[str, Any]:
 
 @router.put("/integrations/{plugin_id}/credentials", tags=["integrations"], summary="Save credentials (integrations set)")
 def save_credentials(plugin_id: str, body: CredentialsIn, request: Request) -> dict[str, Any]:
-    """``cleared``: stored secrets removed because the URL or host they were entered for changed."""
+    """``cleared``: stored secrets removed because the URL or host they were entered for changed;
+    ``warnings``: e.g. a secret kept in the file because no keychain answered."""
     manager = _manager(request)
-    cleared = manager.save_credentials(plugin_id, body.values).cleared
-    return {"ok": True, "id": plugin_id, "credentials": manager.masked(plugin_id), "cleared": cleared}
+    saved = manager.save_credentials(plugin_id, body.values)
+    return {"ok": True, "id": plugin_id, "credentials": manager.masked(plugin_id), "cleared": saved.cleared,
+            "warnings": saved.warnings}
 
 
 @router.delete("/integrations/{plugin_id}/credentials", tags=["integrations"], summary="Remove credentials (integrations unset)")
