@@ -128,3 +128,22 @@ def test_a_secret_reference_is_shown_as_itself_in_the_api_and_settings(api: ApiC
     assert tested["ok"] is False and tested["status"] == "config"
     assert "env:ECHO_REF_NOT_SET" in tested["message"] and "export ECHO_REF_NOT_SET=" in tested["message"]
     assert manager.stored_credentials("echo")["token"] == "env:ECHO_REF_NOT_SET"
+
+
+def test_no_keychain_the_secret_stays_in_the_file_and_the_answer_says_so(
+        api: ApiClient, echo: EchoService, manager: IntegrationManager, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    from devtrack import keychain, secretstore
+
+    # This server process has no session bus (as on a headless box): keyring finds no keychain.
+    monkeypatch.delenv("DBUS_SESSION_BUS_ADDRESS", raising=False)
+    assert keychain.probe() is not None
+    manager.store.update(lambda doc: secretstore.set_preference(doc, "keyring"))
+    r = api.send("PUT", "/api/v1/integrations/echo/credentials", json={"values": {"url": echo.url, "token": GOOD_TOKEN}})
+    assert r.status_code == 200
+    assert any("no keychain answers" in w and "move-secrets --to keyring" in w for w in r.json()["warnings"])
+    assert manager.stored_credentials("echo")["token"] == GOOD_TOKEN
+    form = api.send("POST", "/settings/integrations/echo/credentials",
+                    data={"csrf_token": api.csrf, "url": echo.url, "token": GOOD_TOKEN}, follow_redirects=False)
+    assert "kept=file" in form.headers["location"]
+    page = api.get(form.headers["location"])
+    assert "data-kept-in-file" in page.text and GOOD_TOKEN not in page.text

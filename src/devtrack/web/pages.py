@@ -101,6 +101,7 @@ def _integrations_page(
         request, "integrations.html", status_code,
         statuses=statuses, selected=selected, errors=errors or {}, adding=adding,
         flash=request.query_params.get("flash", ""), removed=request.query_params.get("removed", ""),
+        kept_in_file=request.query_params.get("kept") == "file",
         problems=manager.registry.problems, warnings=manager.store.warnings(),
     )
 
@@ -146,11 +147,14 @@ async def save_credentials(cid: str, request: Request) -> Response:
     form = await request.form()
     values = {f.key: str(form.get(f.key) or "").strip() or None for f in model.fields()}
     try:
-        cleared = manager.save_credentials(cid, values).cleared
+        saved = manager.save_credentials(cid, values)
+        cleared = saved.cleared
     except CredentialsInvalid as exc:
         typed = {f.key: values[f.key] or "" for f in model.fields() if not f.masked}
         return _integrations_page(request, cid, errors=exc.errors, typed=typed, status_code=422)
     also = f"&cleared={quote(','.join(cleared))}" if cleared else ""
+    if saved.warnings:  # a secret kept in the file for want of a keychain: said, never silent
+        also += "&kept=file"
     return _back(f"{_href(cid)}?flash=saved{also}")
 
 
