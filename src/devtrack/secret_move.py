@@ -111,7 +111,15 @@ def _to_keyring(store: CredentialStore, locators: list[Locator], report: MoveRep
             else:
                 report.kept.append(f"{loc.label}: changed while moving; run move-secrets again")
         secretstore.set_preference(doc, "keyring")
-        secretstore.section(doc).pop("moving", None)
+        sec = secretstore.section(doc)
+        sec.pop("moving", None)
+        # An interrupted move to the file listed entries to delete that now hold secrets again.
+        used = secretstore.referenced_accounts(doc, locators)
+        left = [p for p in sec.get("pending_delete", []) if p not in used]
+        if left:
+            sec["pending_delete"] = left
+        else:
+            sec.pop("pending_delete", None)
 
     store.update(commit)
     _pause()
@@ -201,13 +209,3 @@ def _finish_deletes(store: CredentialStore, locators: list[Locator], pending: li
     if done:
         store.update(clear)
 
-
-def resume(store: CredentialStore, locators: Iterable[Locator] = ()) -> MoveReport | None:
-    """Finish the deletions a killed move to the file left, if any (``None``: nothing to do)."""
-    doc = store.read()
-    pending = (doc.get("secrets") or {}).get("pending_delete") if isinstance(doc.get("secrets"), dict) else None
-    if not pending:
-        return None
-    report = MoveReport("file")
-    _finish_deletes(store, list(locators), list(pending), report)
-    return report
