@@ -189,3 +189,30 @@ def test_move_secrets_killed_midway_loses_nothing_and_a_rerun_finishes(
     assert any(code == -signal.SIGKILL for _, _, code, _ in kills)
     results = _test_all()
     assert all(r["ok"] for r in results.values())
+
+
+def test_a_keyring_reference_without_a_keychain_or_entry_is_a_config_result(
+        no_keychain: dict[str, str], tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    path = tmp_path / "credentials.json"
+    path.write_text(json.dumps({"version": 2, "integrations": {
+        "vercel": {"enabled": True, "credentials": {"token": "keyring:vercel/token@ab12"}}}}))
+    path.chmod(0o600)
+    monkeypatch.setenv("DEVTRACK_CREDENTIALS", str(path))
+    out = run_cli("integrations", "test", "vercel", "--json")
+    result = json.loads(out.stdout)
+    assert out.returncode == 1 and result["status"] == "config"
+    assert "keyring:vercel/token@ab12" in result["message"] and "no keychain answers" in result["message"]
+    listed = json.loads(run_cli("integrations", "list", "--json").stdout)
+    assert next(r for r in listed if r["id"] == "vercel")["configured"] is True  # listing asks no keychain
+
+
+def test_a_keyring_reference_to_a_missing_entry_says_to_enter_it_again(
+        secret_service: SecretService, tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    path = tmp_path / "credentials.json"
+    path.write_text(json.dumps({"version": 2, "integrations": {
+        "vercel": {"enabled": True, "credentials": {"token": "keyring:vercel/token@gone1"}}}}))
+    path.chmod(0o600)
+    monkeypatch.setenv("DEVTRACK_CREDENTIALS", str(path))
+    result = json.loads(run_cli("integrations", "test", "vercel", "--json").stdout)
+    assert result["status"] == "config"
+    assert "has no entry" in result["message"] and "vercel/token@gone1" in result["message"]
