@@ -253,11 +253,17 @@ def sentry_spike(ctx: Context) -> list[Finding]:
 # ---------------------------------------------------------------------- deploy → errors
 
 
+def _plugin(cid: str) -> str:
+    return cid.split(":", 1)[0]
+
+
 def deploy_errors(ctx: Context) -> list[Finding]:
     """Sentry's new-issue rate in the hour after a production deployment against the 24 h before.
 
     Each new issue is laid at the door of the newest production deployment (of any connection)
     before it was first seen, so one bad deploy is named once, not every deploy of the hour.
+    An issue first seen after the deployments were last fetched waits: a deploy DevTrack has
+    not seen yet may be the one to blame.
     """
     if ctx.data is None:
         return []
@@ -267,8 +273,10 @@ def deploy_errors(ctx: Context) -> list[Finding]:
     lookback = ctx.now - timedelta(hours=float(s["lookback_hours"]))
     issues: list[tuple[ErrorIssue, str]] = []
     deploys: list[tuple[datetime, str, Deployment]] = []
+    horizon = min((data.fetched_at for cid, data in ctx.everything.items()
+                   if _plugin(cid) in ("vercel", "cloudflare")), default=ctx.now)
     for cid, data in ctx.everything.items():
-        issues += [(e, cid) for e in data.records.errors if e.first_seen is not None]
+        issues += [(e, cid) for e in data.records.errors if e.first_seen is not None and e.first_seen <= horizon]
         deploys += [(d.created_at, cid, d) for d in data.records.deployments
                     if d.target == "production" and d.created_at is not None]
     deploys.sort(key=lambda x: x[0])

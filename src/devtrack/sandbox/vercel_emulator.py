@@ -137,12 +137,23 @@ class VercelEmulator(Emulator):
         }
 
     def _event_project(self, options: dict[str, Any]) -> dict[str, Any]:
-        """``options["project"]`` (a name or id), else the default connection's (the team's) first."""
+        """``options["project"]`` (a name or id), else the default connection's (the team's) first
+        project whose production is healthy now, so the event is news."""
         wanted = options.get("project")
-        for p in self.projects:
-            if wanted in (p["name"], p["id"]) or (wanted is None and p["accountId"] == self.teams[0]["id"]):
+        team = [p for p in self.projects if p["accountId"] == self.teams[0]["id"]]
+        for p in self.projects if wanted else team:
+            if wanted in (p["name"], p["id"]):
                 return p
+            if wanted is None and self._production_state(p["id"]) in (None, "READY"):
+                return p
+        if wanted is None and team:
+            return team[0]
         raise ValueError(f"no Vercel project {wanted!r}")
+
+    def _production_state(self, project_id: str) -> str | None:
+        """The state of a project's newest finished production deployment (``None``: none yet)."""
+        return next((d["state"] for d in self.deployments if d["projectId"] == project_id
+                     and d["target"] == "production" and d["state"] in ("READY", "ERROR", "CANCELED")), None)
 
     def _insert(self, project: dict[str, Any], state: str) -> dict[str, Any]:
         """A production deployment created now, newest of all (the list is kept newest first)."""
