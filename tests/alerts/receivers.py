@@ -22,6 +22,8 @@ class JsonReceiver:
 
     def __init__(self) -> None:
         self.messages: list[dict[str, Any]] = []
+        #: Answer this many of the next posts with a 500 (a receiver having a bad moment).
+        self.fail_next = 0
         self._lock = threading.Lock()
         outer = self
 
@@ -29,6 +31,14 @@ class JsonReceiver:
             def do_POST(self) -> None:  # noqa: N802
                 raw = self.rfile.read(int(self.headers.get("content-length") or 0))
                 leakscan.record("notifications", raw.decode("utf-8", "replace"))
+                with outer._lock:
+                    failing = outer.fail_next > 0
+                    outer.fail_next -= failing
+                if failing:
+                    self.send_response(500)
+                    self.send_header("content-length", "0")
+                    self.end_headers()
+                    return
                 try:
                     body = json.loads(raw)
                 except ValueError:

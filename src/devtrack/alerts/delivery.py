@@ -55,6 +55,8 @@ class Dispatcher:
         self._busy_lock = threading.Lock()
         self._idle = threading.Condition(self._busy_lock)
         self._pool: ThreadPoolExecutor | None = None
+        self._rate_lock = threading.Lock()
+        self._sending: dict[str, int] = {}
         self._thread: threading.Thread | None = None
 
     # ------------------------------------------------------------------ lifecycle
@@ -141,7 +143,12 @@ class Dispatcher:
                                   attempt=attempt, detail="the channel was removed")
             return
         messages, per = self.rate()
-        if self.incidents.sent_since(item.channel, time.time() - per) >= messages:
+        with self._rate_lock:  # sends in flight count against the quota too
+            used = self.incidents.sent_since(item.channel, time.time() - per) + self._sending.get(item.channel, 0)
+            allowed = used < messages
+            if allowed:
+                self._sending[item.channel] = self._sending.get(item.channel, 0) + 1
+        if not allowed:
             later = time.time() + per / max(1, messages)
             self.incidents.postpone(item.id, later)
             self.incidents.record(item.kind, "rate_limited", item.title, channel=item.channel,
@@ -151,6 +158,7 @@ class Dispatcher:
         try:
             self.sender(url, item.title, item.body, APPRISE_KINDS.get(item.kind, "info"))
         except Exception as exc:
+            self._sent(item.channel)
             reason = redact.redactor(str(exc) or type(exc).__name__)
             if attempt >= MAX_ATTEMPTS:
                 self.incidents.done(item.id)
@@ -165,6 +173,11 @@ class Dispatcher:
         self.incidents.done(item.id)
         self.incidents.record(item.kind, "sent", item.title, channel=item.channel, incident=item.incident,
                               attempt=attempt)
+        self._sent(item.channel)
+
+    def _sent(self, channel: str) -> None:
+        with self._rate_lock:
+            self._sending[channel] = max(0, self._sending.get(channel, 0) - 1)
 
 
 def _apprise_send(url: str, title: str, body: str, kind: str) -> None:
