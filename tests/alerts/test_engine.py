@@ -1,0 +1,63 @@
+"""The engine's contract beyond one rule: failures counted before an alert, listeners told of
+every incident, a rule switched off closing its incidents quietly."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+
+from devtrack.alerts import add_listener, manage, remove_listener
+from devtrack.alerts.events import IncidentEvent
+
+from .conftest import Harness, only_rule
+from .receivers import JsonReceiver
+from .test_rules_end_to_end import produce, undo
+
+
+def test_other_failures_alert_after_n_in_a_row(sb: Any, harness: Harness, json_receiver: JsonReceiver) -> None:
+    store = harness.manager.store
+    only_rule(store, "connection-failing", failures="2")
+    manage.add_channel(store, json_receiver.url, "hook")
+    harness.refresh(["vercel"])
+    httpx.post(sb.url("vercel") + "/__sandbox/faults", json={"route": "/**", "malformed": True}).raise_for_status()
+    harness.refresh(["vercel"])
+    assert json_receiver.messages == []  # one failure is not yet an alert
+    harness.refresh(["vercel"])
+    assert json_receiver.titles() == ["[DevTrack] started: Vercel is failing (invalid_response)"]
+    assert "failed 2 refresh(es) in a row" in json_receiver.messages[0]["message"]
+    httpx.delete(sb.url("vercel") + "/__sandbox/faults").raise_for_status()
+    harness.refresh(["vercel"])
+    assert [t.split(":")[0] for t in json_receiver.titles()] == ["[DevTrack] started", "[DevTrack] resolved"]
+
+
+def test_listeners_hear_started_and_resolved(sb: Any, harness: Harness) -> None:
+    heard: list[IncidentEvent] = []
+    add_listener(heard.append)
+    try:
+        only_rule(harness.manager.store, "upstash-inactive")
+        harness.refresh(["upstash"])
+        heard.clear()
+        produced = produce(sb, "upstash", "database_inactive")
+        harness.refresh(["upstash"])
+        undo(sb, "upstash", "database_inactive")
+        harness.refresh(["upstash"])
+    finally:
+        remove_listener(heard.append)
+    assert [(e.kind, e.rule, e.connection, e.subject) for e in heard] == [
+        ("started", "upstash-inactive", "upstash", produced["database"]),
+        ("resolved", "upstash-inactive", "upstash", produced["database"])]
+    assert heard[0].incident_id == heard[1].incident_id and heard[0].to_json()["kind"] == "started"
+
+
+def test_a_rule_switched_off_closes_its_incidents_quietly(sb: Any, harness: Harness,
+                                                          json_receiver: JsonReceiver) -> None:
+    store = harness.manager.store
+    only_rule(store, "supabase-unhealthy")
+    harness.refresh(["supabase"])
+    manage.add_channel(store, json_receiver.url, "hook")
+    assert any(i["rule"] == "supabase-unhealthy" for i in manage.overview(harness.store)["open"])
+    manage.set_rule(store, "supabase-unhealthy", {"enabled": "false"})
+    harness.refresh(["supabase"])
+    assert manage.overview(harness.store)["open"] == []
+    assert json_receiver.messages == []
