@@ -193,11 +193,15 @@ def channel_secrets(doc: Any) -> set[str]:
         url = entry.get("url") if isinstance(entry, dict) else None
         if isinstance(url, str) and url:
             try:
-                password = urlsplit(url).password
+                parts = urlsplit(url)
+                password = parts.password
             except ValueError:
-                password = None
-            secret_url = password is not None or "@" in url  # json://host/path alone is no secret
-            out.update(v for v in (url if secret_url else None, password) if v)
+                continue
+            # Tokens in the path (slack://T…/B…/TOKEN, discord://ID/TOKEN): long, letters and digits.
+            tokens = [p for p in parts.path.split("/") + parts.netloc.split("@")[:1]
+                      if len(p) >= 16 and any(c.isdigit() for c in p) and any(c.isalpha() for c in p)]
+            if password or tokens:  # json://host/path alone holds no secret
+                out.update([url, *tokens, *([password] if password else [])])
     return out
 
 

@@ -61,3 +61,22 @@ def test_a_rule_switched_off_closes_its_incidents_quietly(sb: Any, harness: Harn
     harness.refresh(["supabase"])
     assert manage.overview(harness.store)["open"] == []
     assert json_receiver.messages == []
+
+
+def test_a_broken_alerts_section_never_stops_refreshing_and_is_not_overwritten(
+        sb: Any, sandbox_manager: Any, tmp_path: Any, caplog: Any) -> None:
+    import json
+
+    path = sandbox_manager.store.path
+    doc = json.loads(path.read_text())
+    doc["alerts"] = {"channels": {"x": {"url": 7}}}
+    path.write_text(json.dumps(doc))
+    before = path.read_bytes()
+    h = Harness(path, tmp_path / "snapshots.db")
+    try:
+        states = h.refresh(["upstash"])
+    finally:
+        h.close()
+    assert [s.error for s in states] == [None]
+    assert path.read_bytes() == before
+    assert "alerts.channels.x must be an object with a string url" in caplog.text

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 from .. import redact
 from ..integrations.connections import label as connection_label
 from ..integrations.contract import IntegrationData, utcnow
+from ..store_errors import CredentialStoreError
 from . import config
 from .delivery import Dispatcher, Sender
 from .events import IncidentEvent, emit
@@ -57,9 +58,11 @@ class AlertEngine:
         self.keys = Keys(manager)
         self.incidents = Incidents(store)
         self._lock = threading.Lock()
-        alerts = config.read(manager.store)
-        if alerts["channels"]:
-            config.register_secrets(manager.store)
+        try:
+            if config.read(manager.store)["channels"]:
+                config.register_secrets(manager.store)
+        except CredentialStoreError as exc:  # refreshing goes on; each evaluation says it again
+            log.error("alerts: %s", exc)
         self.dispatcher = Dispatcher(self.incidents, self._channels, self._rate, sender)
         if deliver:
             self.dispatcher.start()
