@@ -80,3 +80,28 @@ def test_a_broken_alerts_section_never_stops_refreshing_and_is_not_overwritten(
     assert [s.error for s in states] == [None]
     assert path.read_bytes() == before
     assert "alerts.channels.x must be an object with a string url" in caplog.text
+
+
+def test_old_history_and_resolved_incidents_are_pruned(tmp_path: Any) -> None:
+    import time
+    from datetime import timedelta
+
+    from devtrack.alerts.incidents import KEEP_DAYS, Incidents
+    from devtrack.integrations.contract import utcnow
+    from devtrack.views.store import open_store
+
+    store = open_store(f"sqlite:///{tmp_path / 's.db'}")
+    try:
+        incidents = Incidents(store)
+        old = utcnow() - timedelta(days=KEEP_DAYS + 1)
+        gone = incidents.start("ai-budget", "helicone", "2026-01-01", "t", "m", {}, old, False)
+        kept = incidents.start("ai-budget", "helicone", "2026-01-02", "t", "m", {}, old, False)
+        assert gone and kept
+        incidents.resolve(gone.id, "done", old)
+        incidents.record("test", "sent", "old", when=time.time() - (KEEP_DAYS + 1) * 86400)
+        incidents.record("test", "sent", "new")
+        incidents.prune()
+        assert [i.id for i in incidents.recent()] == [kept.id]  # still open: kept however old
+        assert [d["title"] for d in incidents.history()] == ["new"]
+    finally:
+        store.close()

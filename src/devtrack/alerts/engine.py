@@ -57,6 +57,7 @@ class AlertEngine:
         self.clock = clock
         self.keys = Keys(manager)
         self.incidents = Incidents(store)
+        self.incidents.prune()
         self._lock = threading.Lock()
         try:
             if config.read(manager.store)["channels"]:

@@ -44,6 +44,10 @@ MIGRATIONS: list[tuple[int, str]] = [
 ]
 
 
+#: Days of history and resolved incidents kept (the snapshots' own longest retention).
+KEEP_DAYS = 90.0
+
+
 def _ts(when: datetime) -> float:
     return when.timestamp()
 
@@ -213,6 +217,16 @@ class Incidents:
                                 "FROM alert_history ORDER BY id DESC LIMIT ?", (limit,))
         return [{"id": r[0], "time": _dt(r[1]).isoformat(), "incident": r[2], "kind": r[3],  # type: ignore[union-attr]
                  "channel": r[4], "status": r[5], "attempt": r[6], "title": r[7], "detail": r[8]} for r in rows]
+
+    def prune(self, keep_days: float = KEEP_DAYS) -> None:
+        """Forget history lines, resolved incidents and ended mutes older than ``keep_days``."""
+        import time
+
+        cut = time.time() - keep_days * 86400
+        with self.store.transaction() as db:
+            db.execute("DELETE FROM alert_history WHERE time < ?", (cut,))
+            db.execute("DELETE FROM alert_incidents WHERE resolved_at IS NOT NULL AND resolved_at < ?", (cut,))
+            db.execute("DELETE FROM alert_mutes WHERE until < ?", (time.time(),))
 
     # ------------------------------------------------------------------ mutes
 
