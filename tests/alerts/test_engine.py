@@ -105,3 +105,25 @@ def test_old_history_and_resolved_incidents_are_pruned(tmp_path: Any) -> None:
         assert [d["title"] for d in incidents.history()] == ["new"]
     finally:
         store.close()
+
+
+def test_serves_coordinator_runs_the_rules(sb: Any, sandbox_manager: Any, tmp_path: Any,
+                                           monkeypatch: Any, json_receiver: JsonReceiver) -> None:
+    from .. import webauth
+
+    monkeypatch.setenv("DEVTRACK_STORE_URL", f"sqlite:///{tmp_path / 'snapshots.db'}")
+    only_rule(sandbox_manager.store, "upstash-inactive")
+    manage.add_channel(sandbox_manager.store, json_receiver.url, "hook")
+    app = webauth.app(sandbox_manager)
+    runtime = app.state.views
+    runtime.start(intervals={"upstash": 600}, tick=0.1)  # as devtrack serve starts it
+    try:
+        runtime.refresher.refresh(["upstash"], timeout=60)
+        assert runtime.alerts.dispatcher.drain(10)  # the seeded data's own incidents
+        json_receiver.clear()
+        produced = produce(sb, "upstash", "database_inactive")
+        runtime.refresher.refresh(["upstash"], timeout=60)
+        assert runtime.alerts.dispatcher.drain(10)
+        assert len(json_receiver.messages) == 1 and produced["database"] in json_receiver.messages[0]["message"]
+    finally:
+        runtime.stop()
