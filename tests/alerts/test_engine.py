@@ -127,3 +127,14 @@ def test_serves_coordinator_runs_the_rules(sb: Any, sandbox_manager: Any, tmp_pa
         assert len(json_receiver.messages) == 1 and produced["database"] in json_receiver.messages[0]["message"]
     finally:
         runtime.stop()
+
+
+def test_a_removed_connections_incidents_are_closed_quietly(harness: Harness) -> None:
+    from devtrack.integrations.contract import utcnow
+
+    gone = harness.engine.incidents.start("deploy-failed", "vercel:gone", "web", "t", "m", {}, utcnow(), False)
+    assert gone is not None
+    only_rule(harness.manager.store, "upstash-inactive")
+    harness.refresh(["upstash"])
+    closed = harness.engine.incidents.get(gone.id)
+    assert closed is not None and not closed.open and closed.resolution == "the connection was removed"

@@ -103,6 +103,7 @@ class AlertEngine:
         plugin = self.manager.plugin_of(cid)
         ok = data.error is None
         now = self.clock()
+        self._forget_removed(now)
         labels = {c: self._label(c) for c in {*good, cid}}
         out: list[IncidentEvent] = []
         for rule in RULES.values():
@@ -138,6 +139,13 @@ class AlertEngine:
         if out:
             self.dispatcher.wake()
         return out
+
+    def _forget_removed(self, now: datetime) -> None:
+        """Close, quietly, the open incidents of connections that no longer exist."""
+        known = set(self.manager.connection_ids())
+        for inc in self.incidents.open_all():
+            if inc.connection not in known:
+                self.incidents.resolve(inc.id, "the connection was removed", now)
 
     def _history(self, cid: str) -> Any:
         key = self.keys.key(cid)
