@@ -14,8 +14,11 @@ from typing import Any
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
+from pydantic import BaseModel
+
 from ..alerts import manage
 from ..alerts.incidents import Incidents
+from .errors import error_response
 from .pages import _render
 
 router = APIRouter(include_in_schema=False)
@@ -99,6 +102,57 @@ def alerts_json(request: Request) -> dict[str, Any]:
     credentials, snapshots = _stores(request)
     return {"ok": True, **manage.overview(snapshots), "channels": manage.list_channels(credentials),
             "rules": manage.list_rules(credentials)}
+
+
+class ChannelIn(BaseModel):
+    url: str
+    name: str | None = None
+
+
+_STATUS = {"usage": 422, "not_found": 404, "conflict": 409}
+
+
+def _refused(request: Request, exc: manage.AlertsError) -> Response:
+    return error_response(request, _STATUS.get(exc.kind, 400), exc.kind, str(exc))
+
+
+@api.post("/api/v1/alerts/channels", status_code=201)
+async def api_add_channel(body: ChannelIn, request: Request) -> Any:
+    """Add a channel (checked with Apprise first); the answer shows its URL masked."""
+    try:
+        return {"ok": True, **await asyncio.to_thread(manage.add_channel, _stores(request)[0], body.url, body.name)}
+    except manage.AlertsError as exc:
+        return _refused(request, exc)
+
+
+@api.delete("/api/v1/alerts/channels/{name}")
+async def api_remove_channel(name: str, request: Request) -> Any:
+    try:
+        await asyncio.to_thread(manage.remove_channel, _stores(request)[0], name)
+    except manage.AlertsError as exc:
+        return _refused(request, exc)
+    return {"ok": True, "removed": name}
+
+
+@api.post("/api/v1/alerts/channels/{name}/test")
+async def api_test_channel(name: str, request: Request) -> Any:
+    """Send a test message now; ``ok`` says whether the channel took it."""
+    credentials, snapshots = _stores(request)
+    try:
+        results = await asyncio.to_thread(manage.test_channels, credentials, snapshots, name)
+    except manage.AlertsError as exc:
+        return _refused(request, exc)
+    return {"ok": results[0]["ok"], "results": results}
+
+
+@api.put("/api/v1/alerts/rules/{rule}")
+async def api_set_rule(rule: str, request: Request, settings: dict[str, Any]) -> Any:
+    """Switch a rule (``{"enabled": false}``) or change its settings (``{"budget_usd": 50}``)."""
+    pairs = {k: str(v).lower() if isinstance(v, bool) else str(v) for k, v in settings.items()}
+    try:
+        return {"ok": True, "rule": await asyncio.to_thread(manage.set_rule, _stores(request)[0], rule, pairs)}
+    except manage.AlertsError as exc:
+        return _refused(request, exc)
 
 
 def install(app: FastAPI) -> None:
