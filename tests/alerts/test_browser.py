@@ -76,5 +76,6 @@ def test_a_channel_with_secrets_is_masked_and_the_dashboard_shows_open_incidents
     banner = page.locator("[data-alerts-banner]")
     expect(banner).to_contain_text("1 open incident")
     expect(banner).to_contain_text("Vercel: production deploy of web failed")
+    shot(page, "alerts-dashboard")
     banner.get_by_role("link").first.click()
     expect(page.locator("[data-open-incidents]")).to_contain_text("production deploy of web failed")
