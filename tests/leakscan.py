@@ -4,8 +4,9 @@ A pytest plugin (loaded from ``tests/conftest.py``). During the session it colle
 DevTrack produced: every test's captured stdout, stderr and log lines, failure texts, the output
 of every ``devtrack`` subprocess, every response of the web app (recognised by its
 Content-Security-Policy header), every result the manager returned, the store's files
-other than credential files, and every file inside each ``doctor --bundle`` zip a test wrote
-(``devtrack doctor``'s own output is CLI output, collected like any other). At the end it searches all of it for every secret registered with
+other than credential files, every file inside each ``doctor --bundle`` zip a test wrote
+(``devtrack doctor``'s own output is CLI output, collected like any other), and every
+notification the alert tests' receivers got. At the end it searches all of it for every secret registered with
 the redactor, handed out by the sandbox or stored in any connection (default or named) of a
 credentials file a test left behind — plain, URL-encoded, base64, inside Basic auth and
 escaped as an error message quotes it (``\\n``, JSON, ``b'…'``), with each piece of a secret a
@@ -183,10 +184,33 @@ def pytest_runtest_logreport(report: pytest.TestReport) -> None:
 # ---------------------------------------------------------------------- the scan
 
 
+def channel_secrets(doc: Any) -> set[str]:
+    """Every alert channel URL of a credentials document and the password in it: a channel
+    URL holds its service's secrets, so neither may appear in anything DevTrack shows or sends."""
+    from urllib.parse import urlsplit
+
+    channels = (doc.get("alerts") or {}).get("channels") if isinstance(doc, dict) else None
+    out: set[str] = set()
+    for entry in (channels or {}).values() if isinstance(channels, dict) else []:
+        url = entry.get("url") if isinstance(entry, dict) else None
+        if isinstance(url, str) and url:
+            try:
+                parts = urlsplit(url)
+                password = parts.password
+            except ValueError:
+                continue
+            # Tokens in the path (slack://T…/B…/TOKEN, discord://ID/TOKEN): long, letters and digits.
+            tokens = [p for p in parts.path.split("/") + parts.netloc.split("@")[:1]
+                      if len(p) >= 16 and any(c.isdigit() for c in p) and any(c.isalpha() for c in p)]
+            if password or tokens:  # json://host/path alone holds no secret
+                out.update([url, *tokens, *([password] if password else [])])
+    return out
+
+
 def connection_secrets(doc: Any) -> set[str]:
     """Every secret (and masked identifier) of every connection in a credentials document:
-    each plugin's default connection and its named ones (schema 2)."""
-    out: set[str] = set()
+    each plugin's default connection and its named ones (schema 2), and its alert channels'."""
+    out: set[str] = channel_secrets(doc)
     integrations = doc.get("integrations") if isinstance(doc, dict) else None
     if not isinstance(integrations, dict):
         return out

@@ -133,7 +133,7 @@ async def test_data_has_real_records_normalised_states_and_health(emu: Cloudflar
 
 
 async def test_data_requests_run_concurrently(emu: CloudflareEmulator) -> None:
-    """Zones, Workers and Pages together, then every project's deployments together.
+    """Zones, Workers, Pages and the token's expiry together, then every project's deployments together.
 
     With a second of latency on every answer, requests that waited for one another would
     arrive at least a second apart; concurrent ones arrive together. Measured on arrival at
@@ -142,8 +142,10 @@ async def test_data_requests_run_concurrently(emu: CloudflareEmulator) -> None:
     emu.faults.add(route=PREFIX + "/**", latency=1.0)
     data = await fetch(creds(emu))
     assert data.error is None and len(data.records.projects) == len(emu.projects)
-    arrivals = [r.time for r in emu.requests.all()]
-    first, deployments = arrivals[:3], arrivals[3:]
+    served = emu.requests.all()
+    deployments = [r.time for r in served if r.path.endswith("/deployments")]
+    first = [r.time for r in served if not r.path.endswith("/deployments")]
+    assert len(first) == 4  # zones, Workers scripts, Pages projects, token verify
     assert len(deployments) == len(emu.projects) == 6
     assert max(first) - min(first) < 1.0               # one after another: >= 2 s
     assert max(deployments) - min(deployments) < 2.5   # one after another: >= 5 s

@@ -11,7 +11,7 @@ import pytest
 
 from devtrack.integrations.contract import ConnectionResult, Deployment, Health, IntegrationData, Records, ResultKind
 from devtrack.views.state import PluginState
-from devtrack.views.store import Retention, SqliteStore, StoreError, default_url, open_store
+from devtrack.views.store import MIGRATIONS, Retention, SqliteStore, StoreError, default_url, open_store
 
 NOW = datetime(2030, 6, 1, 12, tzinfo=timezone.utc)
 
@@ -29,7 +29,7 @@ def failed(plugin: str, at: datetime) -> IntegrationData:
 def test_one_file_wal_and_migrations_once(tmp_path: Path) -> None:
     path = tmp_path / "deep" / "snapshots.db"
     store = open_store(f"sqlite:///{path}")
-    assert isinstance(store, SqliteStore) and store.schema_version() == 1
+    assert isinstance(store, SqliteStore) and store.schema_version() == MIGRATIONS[-1][0]
     store.save(good("vercel", NOW))
     store.close()
     again = open_store(f"sqlite:///{path}")
@@ -37,7 +37,7 @@ def test_one_file_wal_and_migrations_once(tmp_path: Path) -> None:
     again.close()
     db = sqlite3.connect(path)
     assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-    assert db.execute("SELECT version FROM schema_migrations").fetchall() == [(1,)]
+    assert db.execute("SELECT version FROM schema_migrations").fetchall() == [(v,) for v, _ in MIGRATIONS]
     assert path.stat().st_mode & 0o077 == 0
 
 

@@ -23,6 +23,7 @@ COMMANDS: dict[str, tuple[str, str, bool]] = {
     "status": (".views", "status", False),
     "serve": (".serve", "serve", False),
     "ai": (".ai", "app", True),
+    "alerts": (".alerts", "app", True),
     "sandbox": (".sandbox", "app", True),
     "doctor": (".doctor", "doctor", False),
 }

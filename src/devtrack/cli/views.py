@@ -196,10 +196,14 @@ def refresh(
     except StoreError as exc:
         fail(str(exc), as_json=as_json, kind="config")
     coordinator = Coordinator(manager, store, quiet=True)  # each outcome is printed below, once
+    from ..alerts import attach  # the alert rules run after every stored refresh, here as in serve
+
+    alerts = attach(coordinator)
     try:
         states = asyncio.run(coordinator.refresh_many(plugins or None))
     finally:
         coordinator.close()
+        alerts.close()  # a few seconds for the messages to go out; the rest wait in the outbox
         store.close()
     if as_json:
         emit_json({"ok": all(s.error is None for s in states),

@@ -28,7 +28,7 @@ from urllib.parse import parse_qs
 
 from starlette.responses import Response
 
-from .emulator import LOOPBACK, Emulator, env_base_url_key
+from .emulator import LOOPBACK, Emulator, SandboxEvent, env_base_url_key
 from .faults import Fault, FaultSet
 from .server import EmulatorServer
 
@@ -76,6 +76,46 @@ class AwsEc2Emulator(Emulator):
         #: Instances whose status checks fail (moto cannot fail them itself).
         self.impaired: set[str] = set()
         self.moto: Any = None
+
+    # ------------------------------------------------------------------ events (alert rules)
+
+    def sandbox_events(self) -> dict[str, SandboxEvent]:
+        return {
+            "instance_impaired": SandboxEvent(
+                "a running instance fails its status checks (option: instance) (undo: they pass)",
+                self._impair_one, lambda done: self.impaired.discard(done["instance"])),
+            "instance_stopped": SandboxEvent(
+                "a running instance is stopped (option: instance) (undo: started again)",
+                self._stop_one, lambda done: self._backend(done["region"]).start_instances([done["instance"]])),
+        }
+
+    def _backend(self, region: str) -> Any:
+        """moto's EC2 backend itself: the admin API runs on the proxy's own thread, so it must
+        not call back through the proxy."""
+        from moto.ec2.models import ec2_backends
+
+        return ec2_backends[self.account_id][region]
+
+    def _running(self, options: dict[str, Any]) -> str:
+        """``options["instance"]``, else the first running, healthy instance of REGION."""
+        if options.get("instance"):
+            return str(options["instance"])
+        backend = self._backend(REGION)
+        for iid in self.ids_in(REGION):
+            if backend.get_instance(iid).state == "running" and iid not in self.impaired:
+                return iid
+        raise ValueError("no running instance left to change")
+
+    def _impair_one(self, options: dict[str, Any]) -> dict[str, Any]:
+        iid = self._running(options)
+        self.impaired.add(iid)
+        return {"instance": iid, "region": self.instance_region.get(iid, REGION)}
+
+    def _stop_one(self, options: dict[str, Any]) -> dict[str, Any]:
+        iid = self._running(options)
+        region = self.instance_region.get(iid, REGION)
+        self._backend(region).stop_instances([iid])
+        return {"instance": iid, "region": region}
 
     # ------------------------------------------------------------------ vendor traits
 

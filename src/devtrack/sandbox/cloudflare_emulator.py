@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import email.utils
 import re
+import time
 import uuid
 from datetime import datetime, timezone
 from typing import Any
@@ -30,7 +31,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from .emulator import Emulator, RateState
+from .emulator import Emulator, RateState, SandboxEvent
 
 PREFIX = "/client/v4"
 HEX32 = re.compile(r"[0-9a-f]{32}")
@@ -88,6 +89,8 @@ class CloudflareEmulator(Emulator):
         self.workers = [self._worker(i) for i in range(self.scale["cloudflare_workers"])]
         self.projects: list[dict[str, Any]] = []
         self.deployments: dict[str, list[dict[str, Any]]] = {}
+        #: Deployments added by events, removed again by a reset.
+        self._event_deployments: set[str] = set()
         for p in range(self.scale["cloudflare_pages_projects"]):
             self._project(p)
 
@@ -222,6 +225,61 @@ class CloudflareEmulator(Emulator):
             "env_vars": {},
             "is_skipped": False,
         }
+
+    # ------------------------------------------------------------------ events (alert rules)
+
+    def sandbox_events(self) -> dict[str, SandboxEvent]:
+        return {
+            "production_deploy_failed": SandboxEvent(
+                "a new production deployment of a Pages project whose build failed (option: project) "
+                "(undo: a redeploy that succeeds)", self._fail_production, self._recover),
+            "token_expiring": SandboxEvent(
+                "the sandbox's user API token expires in a few days (option: days, default 7) "
+                "(undo: its expiry as seeded)", self._expire_soon, self._restore_expiry),
+        }
+
+    def _add_production(self, name: str, stage: tuple[str, str]) -> dict[str, Any]:
+        project = next((p for p in self.projects if p["name"] == name), None)
+        if project is None:
+            raise ValueError(f"no Pages project {name!r}")
+        deps = self.deployments[name]
+        dep = self._deployment(project["id"], name, stage, "production", time.time())
+        deps.insert(0, dep)
+        project["latest_deployment"] = project["canonical_deployment"] = dep
+        self._event_deployments.add(dep["id"])
+        return dep
+
+    def _fail_production(self, options: dict[str, Any]) -> dict[str, Any]:
+        name = str(options.get("project") or (self.projects[0]["name"] if self.projects else ""))
+        dep = self._add_production(name, ("build", "failure"))
+        return {"project": name, "deployment": dep["id"],
+                "commit": dep["deployment_trigger"]["metadata"]["commit_hash"]}
+
+    def _recover(self, done: dict[str, Any]) -> dict[str, Any]:
+        return {"deployment": self._add_production(done["project"], ("deploy", "success"))["id"]}
+
+    def _expire_soon(self, options: dict[str, Any]) -> dict[str, Any]:
+        info = self.tokens[self.user_token]
+        before = info.get("expires_on")
+        info["expires_on"] = iso(time.time() + float(options.get("days", 7)) * 86400).split(".")[0] + "Z"
+        return {"token": info["id"], "expires_on": info["expires_on"], "was": before}
+
+    def _restore_expiry(self, done: dict[str, Any]) -> None:
+        info = self.tokens[self.user_token]
+        if done.get("was") is None:
+            info.pop("expires_on", None)
+        else:
+            info["expires_on"] = done["was"]
+
+    def on_reset(self) -> None:
+        """A reset removes the deployments events added (and their recoveries)."""
+        super().on_reset()
+        for name, deps in self.deployments.items():
+            deps[:] = [d for d in deps if d["id"] not in self._event_deployments]
+            project = next(p for p in self.projects if p["name"] == name)
+            project["latest_deployment"] = deps[0] if deps else None
+            project["canonical_deployment"] = next((d for d in deps if d["environment"] == "production"), None)
+        self._event_deployments.clear()
 
     # ------------------------------------------------------------------ vendor traits
 

@@ -13,7 +13,7 @@ import base64
 import random
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -28,7 +28,7 @@ from .recorder import RequestLog
 from .server import EmulatorServer
 from .server import Response as RawResponse
 
-__all__ = ["Emulator", "VendorError", "RateLimiter", "RateState", "env_base_url_key", "LOOPBACK"]
+__all__ = ["Emulator", "VendorError", "RateLimiter", "RateState", "SandboxEvent", "env_base_url_key", "LOOPBACK"]
 
 LOOPBACK = "127.0.0.1"
 
@@ -56,6 +56,19 @@ class RateState:
     @property
     def reset_in(self) -> int:
         return max(0, int(self.reset_at - time.time() + 0.999))
+
+
+@dataclass(frozen=True)
+class SandboxEvent:
+    """Something an alert rule watches, that the emulator can be told to make happen and undo.
+
+    ``produce(options)`` changes the emulator's data and returns what it changed (ids, names),
+    which ``undo(that)`` gets back; both run on the server thread, between requests.
+    """
+
+    description: str
+    produce: Callable[[dict[str, Any]], dict[str, Any]]
+    undo: Callable[[dict[str, Any]], Any]
 
 
 class RateLimiter:
@@ -109,6 +122,9 @@ class Emulator:
         self.requests = RequestLog()
         self.limiter = RateLimiter(self.rate_limit, self.rate_window)
         self.server: EmulatorServer | None = None
+        #: Produced events not undone yet: name -> what ``produce`` returned.
+        self.active_events: dict[str, dict[str, Any]] = {}
+        self._events_lock = threading.Lock()
         self.seed_data()
 
     # ------------------------------------------------------------------ to override
@@ -148,6 +164,57 @@ class Emulator:
     def on_reset(self) -> None:
         """Clear per-run counters (rate-limit windows); the seeded data stays."""
         self.limiter.reset()
+
+    def sandbox_events(self) -> dict[str, SandboxEvent]:
+        """The events this emulator can produce for the alert rules; override per vendor."""
+        return {}
+
+    # ------------------------------------------------------------------ events
+
+    def produce(self, name: str, **options: Any) -> dict[str, Any]:
+        """Make event ``name`` happen (see :meth:`sandbox_events`); returns what changed.
+
+        Producing an event that is active undoes it first, so the data never holds two copies.
+        """
+        events = self.sandbox_events()
+        if name not in events:
+            known = ", ".join(sorted(events)) or "none"
+            raise ValueError(f"the {self.service} emulator has no event {name!r} (events: {known})")
+        with self._events_lock:
+            if name in self.active_events:
+                events[name].undo(self.active_events.pop(name))
+            done = events[name].produce(options)
+            self.active_events[name] = done
+        return done
+
+    def undo(self, name: str) -> bool:
+        """Undo event ``name`` if it is active; ``False`` if it was not."""
+        with self._events_lock:
+            done = self.active_events.pop(name, None)
+            if done is None:
+                return False
+            self.sandbox_events()[name].undo(done)
+        return True
+
+    def undo_all(self) -> None:
+        for name in list(self.active_events):
+            self.undo(name)
+
+    def _events_api(self, method: str, rest: str, body: Any) -> tuple[int, Any]:
+        """``/__sandbox/events``: list, produce (POST) and undo (DELETE ``events/NAME``)."""
+        if method == "GET" and not rest:
+            return 200, {"service": self.service, "active": dict(self.active_events), "events": {
+                n: e.description for n, e in self.sandbox_events().items()}}
+        if method == "POST" and not rest:
+            if not isinstance(body, dict) or not isinstance(body.get("event"), str):
+                return 400, {"error": 'expected {"event": NAME, …options}'}
+            options = {k: v for k, v in body.items() if k != "event"}
+            return 201, {"event": body["event"], "produced": self.produce(body["event"], **options)}
+        if method == "DELETE" and rest:
+            if rest not in self.sandbox_events():
+                return 404, {"error": f"the {self.service} emulator has no event {rest!r}"}
+            return 200, {"event": rest, "undone": self.undo(rest)}
+        return 404, {"error": f"no events endpoint {method} /__sandbox/events/{rest}".rstrip("/")}
 
     # ------------------------------------------------------------------ helpers for routes
 
@@ -247,7 +314,7 @@ class Emulator:
         if self.server is None:
             self.server = EmulatorServer(
                 self.app(), service=self.service, faults=self.faults, requests=self.requests,
-                error_factory=self.raw_error, on_reset=self.on_reset,
+                error_factory=self.raw_error, on_reset=self._reset_all, events=self._events_api,
                 host=host, port=port, ssl_context=ssl_context,
             ).start()
         return self.server
@@ -263,11 +330,15 @@ class Emulator:
             raise RuntimeError(f"the {self.service} emulator is not running")
         return self.server.url
 
+    def _reset_all(self) -> None:
+        self.undo_all()
+        self.on_reset()
+
     def reset(self) -> None:
-        """Clear faults, the request log and counters."""
+        """Clear faults, the request log and counters; undo every produced event."""
         self.faults.clear()
         self.requests.clear()
-        self.on_reset()
+        self._reset_all()
 
 
 def page(items: list[Any], offset: int, limit: int) -> list[Any]:

@@ -25,7 +25,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 from .github import graphql
-from .github.objects import ISSUE_TYPE_FIELDS, Issue, Pull, Repo, Rest, User, connection, iso, seeded_repo
+from .github.objects import ISSUE_TYPE_FIELDS, Issue, Pull, Repo, Rest, Run, User, connection, iso, seeded_repo, sha_for
 
 __all__ = ["GitHubEmulator", "EMULATOR", "SandboxGitHub", "LoggedRequest", "Fault", "Repo", "Pull", "Issue", "User", "seeded_repo"]
 
@@ -453,7 +453,9 @@ def SandboxGitHub(*, seed: int = 0, scale: dict[str, int] | None = None) -> Any:
     from starlette.responses import Response
     from starlette.routing import Route
 
-    from .emulator import Emulator
+    from datetime import datetime, timezone
+
+    from .emulator import Emulator, SandboxEvent
 
     class _GitHub(Emulator):
         service = "github"
@@ -462,6 +464,7 @@ def SandboxGitHub(*, seed: int = 0, scale: dict[str, int] | None = None) -> Any:
 
         def seed_data(self) -> None:
             self.core = GitHubEmulator()
+            self._event_runs: set[int] = set()
 
         def routes(self) -> list[Any]:
             async def any_path(request: Request) -> Response:
@@ -490,8 +493,34 @@ def SandboxGitHub(*, seed: int = 0, scale: dict[str, int] | None = None) -> Any:
             return super().env(url) | {"DEVTRACK_GITHUB_REPO": repo.full_name}
 
         def on_reset(self) -> None:
+            """Also removes the runs events added (the failures and their fixes)."""
             self.core.requests.clear()
             self.core.faults.clear()
+            for repo in self.core.repos.values():
+                repo.runs[:] = [r for r in repo.runs if r.id not in self._event_runs]
+            self._event_runs.clear()
+
+        # -------------------------------------------------------------- events (alert rules)
+
+        def sandbox_events(self) -> dict[str, SandboxEvent]:
+            return {"ci_failed": SandboxEvent(
+                "the newest CI run on the repository's default branch fails (undo: a newer run passes)",
+                lambda o: self._run(o.get("workflow"), "failure"),
+                lambda done: self._run(done["workflow_id"], "success"))}
+
+        def _run(self, workflow: Any, conclusion: str) -> dict[str, Any]:
+            repo = next(iter(self.core.repos.values()))
+            flow = next((w for w in repo.workflows if workflow in (None, w.id, w.name)), None)
+            if flow is None:
+                raise ValueError(f"no workflow {workflow!r} in {repo.full_name}")
+            rid = max(r.id for r in repo.runs) + 1
+            number = max((r.run_number for r in repo.runs if r.workflow_id == flow.id), default=0) + 1
+            title = "Break the build" if conclusion == "failure" else "Fix the build"
+            repo.runs.append(Run(rid, flow.id, number, title, repo.default_branch, conclusion=conclusion,
+                                 created_at=datetime.now(timezone.utc), sha=sha_for(f"{rid}")))
+            self._event_runs.add(rid)
+            return {"repo": repo.full_name, "branch": repo.default_branch, "workflow_id": flow.id,
+                    "workflow": flow.name, "run": rid}
 
     return _GitHub(seed=seed, scale=scale)
 

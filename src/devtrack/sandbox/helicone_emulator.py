@@ -38,7 +38,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from .emulator import Emulator, RateState
+from .emulator import Emulator, RateState, SandboxEvent
 
 #: model → (provider, USD per 1M prompt tokens, USD per 1M completion tokens, request path)
 MODELS: dict[str, tuple[str, float, float, str]] = {
@@ -310,6 +310,11 @@ class RequestStore:
         return [r for r in self.all()
                 if (start is None or r.created_at >= start) and (end is None or r.created_at <= end) and test(r)]
 
+    def remove(self, request_id: str) -> None:
+        """Forget one request recorded at run time."""
+        with self._lock:
+            self._recorded[:] = [r for r in self._recorded if r.request_id != request_id]
+
     def clear_recorded(self) -> None:
         with self._lock:
             self._recorded.clear()
@@ -402,6 +407,21 @@ class HeliconeEmulator(Emulator):
     def on_reset(self) -> None:
         super().on_reset()
         self.store.clear_recorded()
+
+    # ------------------------------------------------------------------ events (alert rules)
+
+    def sandbox_events(self) -> dict[str, SandboxEvent]:
+        return {"spend_over_budget": SandboxEvent(
+            "one expensive request logged now (option: cost_usd, default 250) (undo: it is gone)",
+            self._expensive, self._forget)}
+
+    def _expensive(self, options: dict[str, Any]) -> dict[str, Any]:
+        item = self.record_request("gpt-4o", "OPENAI", 120_000, 40_000, 9_000.0,
+                                   cost_usd=float(options.get("cost_usd", 250.0)))
+        return {"request": item.request_id, "cost_usd": item.cost_usd}
+
+    def _forget(self, done: dict[str, Any]) -> None:
+        self.store.remove(done["request"])
 
     # ------------------------------------------------------------------ vendor traits
 

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import math
 import re
+import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
@@ -34,7 +35,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from .emulator import Emulator, RateState
+from .emulator import Emulator, RateState, SandboxEvent
 
 PERMISSION_DENIED = "You do not have permission to perform this action."
 DOES_NOT_EXIST = "The requested resource does not exist"
@@ -123,6 +124,9 @@ class SentryEmulator(Emulator):
                                   "name": slug.replace("-", " ").title(), "platform": platform,
                                   "created": self.ago(86400 * (500 - i * 20))})
         self.issues: list[dict[str, Any]] = []
+        #: Issues added by events, removed again by a reset.
+        self._event_issues: set[str] = set()
+        self._event_counter = 0
         counters = [0] * len(self.projects)
         for i in range(self.scale["sentry_issues"] if self.projects else 0):
             p = i % len(self.projects)
@@ -144,6 +148,55 @@ class SentryEmulator(Emulator):
             })
         # newest first, the order of Sentry's default sort (date: last seen)
         self.issues.sort(key=lambda x: x["lastSeen"], reverse=True)
+
+    # ------------------------------------------------------------------ events (alert rules)
+
+    def sandbox_events(self) -> dict[str, SandboxEvent]:
+        return {
+            "new_issue": SandboxEvent(
+                "a new unresolved issue first seen now, at level fatal (option: level) (undo: resolved)",
+                lambda o: self._add_issues(1, o.get("level", "fatal"), o), self._resolve),
+            "unresolved_spike": SandboxEvent(
+                "many new unresolved warnings at once (option: count, default 30) (undo: resolved)",
+                lambda o: self._add_issues(int(o.get("count", 30)), o.get("level", "warning"), o), self._resolve),
+            "issue_burst": SandboxEvent(
+                "a burst of new error issues first seen now, as after a bad deploy (option: count, "
+                "default 4) (undo: resolved)",
+                lambda o: self._add_issues(int(o.get("count", 4)), o.get("level", "error"), o), self._resolve),
+        }
+
+    def _add_issues(self, count: int, level: str, options: dict[str, Any]) -> dict[str, Any]:
+        if not self.projects:
+            raise ValueError("the Sentry emulator has no projects")
+        if level not in ("fatal", "error", "warning", "info", "debug"):
+            raise ValueError(f"unknown Sentry level {level!r}")
+        now = time.time()
+        ids = []
+        for n in range(count):
+            title, culprit, _, exc_type = ISSUE_KINDS[n % len(ISSUE_KINDS)]
+            title = str(options.get("title") or title)
+            self._event_counter += 1
+            issue = {
+                "id": str(7_000_000_000 + self._event_counter), "shortId": f"{self.projects[0]['slug'].upper()}-"
+                f"E{base36(self._event_counter)}", "project": 0, "title": title, "culprit": culprit,
+                "level": level, "type": exc_type, "status": "unresolved", "firstSeen": now + n / 1000,
+                "lastSeen": now + n / 1000, "count": 3, "lifetime": 3, "userCount": 1,
+            }
+            self.issues.insert(0, issue)
+            self._event_issues.add(issue["id"])
+            ids.append(issue["id"])
+        return {"issues": ids, "first_seen": now}
+
+    def _resolve(self, done: dict[str, Any]) -> None:
+        for x in self.issues:
+            if x["id"] in done["issues"]:
+                x["status"] = "resolved"
+
+    def on_reset(self) -> None:
+        """A reset removes the issues events added (undone ones stay resolved until then)."""
+        super().on_reset()
+        self.issues[:] = [x for x in self.issues if x["id"] not in self._event_issues]
+        self._event_issues.clear()
 
     def unresolved_since(self, seconds: float, project_ids: set[str] | None = None) -> list[dict[str, Any]]:
         """The seeded issues a plugin should see for ``is:unresolved`` over the period (for tests)."""

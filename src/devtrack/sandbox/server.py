@@ -9,7 +9,11 @@ answers the loopback admin endpoints under ``/__sandbox/``:
 
 ``GET /__sandbox/health``, ``GET /__sandbox/requests``, ``GET|POST|DELETE /__sandbox/faults``
 (POST takes one fault spec or a list, the keyword arguments of :class:`Fault`),
-``POST /__sandbox/reset`` (clears faults, the request log and the emulator's counters).
+``POST /__sandbox/reset`` (clears faults, the request log and the emulator's counters, and
+undoes the events below), and, for emulators that declare events (what an alert rule watches,
+see :meth:`~devtrack.sandbox.emulator.Emulator.sandbox_events`): ``GET /__sandbox/events``
+(what can be produced, and what is), ``POST /__sandbox/events {"event": NAME, …options}``
+(produce it; the answer names what changed) and ``DELETE /__sandbox/events/NAME`` (undo it).
 """
 
 from __future__ import annotations
@@ -41,6 +45,8 @@ Headers = list[tuple[str, str]]
 ASGIApp = Callable[[MutableMapping[str, Any], Callable[[], Awaitable[Any]], Callable[[Any], Awaitable[None]]], Awaitable[None]]
 #: Builds the vendor's own error response for a status (used by ``status`` faults).
 ErrorFactory = Callable[[int, str], "Response"]
+#: Answers ``/__sandbox/events…``: (method, the path after ``events``, JSON body) -> (status, payload).
+EventsHandler = Callable[[str, str, Any], tuple[int, Any]]
 
 
 @dataclass
@@ -147,6 +153,7 @@ class EmulatorServer:
         requests: RequestLog | None = None,
         error_factory: ErrorFactory | None = None,
         on_reset: Callable[[], None] | None = None,
+        events: EventsHandler | None = None,
         host: str = "127.0.0.1",
         port: int = 0,
         ssl_context: ssl.SSLContext | None = None,
@@ -157,6 +164,7 @@ class EmulatorServer:
         self.requests = requests if requests is not None else RequestLog()
         self.error_factory = error_factory or default_error
         self.on_reset = on_reset
+        self.events = events
         self.host = host
         self.port = port
         self.ssl_context = ssl_context
@@ -449,6 +457,10 @@ class EmulatorServer:
             if what == "reset" and req.method == "POST":
                 self.reset()
                 return Response.json(200, {"ok": True})
+            if (what == "events" or what.startswith("events/")) and self.events is not None:
+                body = json.loads(req.body) if req.body.strip() else {}
+                status, payload = self.events(req.method, what[len("events"):].strip("/"), body)
+                return Response.json(status, payload)
         except (ValueError, TypeError) as exc:
             return Response.json(400, {"error": str(exc)})
         return Response.json(404, {"error": f"no admin endpoint {req.method} {req.path}"})

@@ -20,7 +20,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from .emulator import Emulator, RateState
+from .emulator import Emulator, RateState, SandboxEvent
 
 SERVICES = ("auth", "db", "db_postgres_user", "pooler", "realtime", "rest", "storage", "pg_bouncer")
 REF_RE = re.compile(r"^[a-z]{20}$")
@@ -83,6 +83,27 @@ class SupabaseEmulator(Emulator):
 
     def _ref(self) -> str:
         return "".join(self.rng.choice("abcdefghijklmnopqrstuvwxyz") for _ in range(20))
+
+    # ------------------------------------------------------------------ events (alert rules)
+
+    def sandbox_events(self) -> dict[str, SandboxEvent]:
+        return {"service_unhealthy": SandboxEvent(
+            "a service of a healthy project stops answering while the project still says "
+            "ACTIVE_HEALTHY (options: project ref, service, default storage) (undo: it answers)",
+            self._break_service, self._mend_service)}
+
+    def _break_service(self, options: dict[str, Any]) -> dict[str, Any]:
+        ref = options.get("project") or next(
+            (p["ref"] for p in self.projects if p["status"] == "ACTIVE_HEALTHY"
+             and not self.failing_services.get(p["ref"])), None)
+        if ref is None or not any(p["ref"] == ref for p in self.projects):
+            raise ValueError(f"no healthy Supabase project {ref!r}")
+        service = str(options.get("service") or "storage")
+        self.failing_services.setdefault(ref, set()).add(service)
+        return {"project": ref, "service": service}
+
+    def _mend_service(self, done: dict[str, Any]) -> None:
+        self.failing_services.get(done["project"], set()).discard(done["service"])
 
     # ------------------------------------------------------------------ vendor traits
 

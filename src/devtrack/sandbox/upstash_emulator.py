@@ -26,7 +26,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from .emulator import Emulator, RateState, VendorError
+from .emulator import Emulator, RateState, SandboxEvent, VendorError
 
 #: Where each database's REST endpoint is served (``/rest/<endpoint slug>``).
 REST_PREFIX = "/rest"
@@ -174,6 +174,26 @@ class UpstashEmulator(Emulator):
 
     def rest_url(self, url: str, db: dict[str, Any]) -> str:
         return f"{url}{REST_PREFIX}/{db['endpoint'].split('.')[0]}"
+
+    # ------------------------------------------------------------------ events (alert rules)
+
+    def sandbox_events(self) -> dict[str, SandboxEvent]:
+        return {"database_inactive": SandboxEvent(
+            "an active database is suspended (option: database id) (undo: active again)",
+            self._suspend, self._reactivate)}
+
+    def _suspend(self, options: dict[str, Any]) -> dict[str, Any]:
+        db = next((d for d in self.databases if (d["database_id"] == options.get("database")
+                                                 or (not options.get("database") and d["state"] == "active"))), None)
+        if db is None:
+            raise ValueError("no active Upstash database to suspend")
+        before, db["state"] = db["state"], str(options.get("state") or "suspended")
+        return {"database": db["database_id"], "name": db["database_name"], "was": before}
+
+    def _reactivate(self, done: dict[str, Any]) -> None:
+        for d in self.databases:
+            if d["database_id"] == done["database"]:
+                d["state"] = done["was"]
 
     # ------------------------------------------------------------------ vendor traits
 

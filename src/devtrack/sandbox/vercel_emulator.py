@@ -11,13 +11,14 @@ as ``from`` (projects, by ``updatedAt``) or ``until`` (deployments, by ``created
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from .emulator import Emulator, RateState
+from .emulator import Emulator, RateState, SandboxEvent
 
 STATES = ("READY", "ERROR", "BUILDING", "QUEUED", "INITIALIZING", "CANCELED", "DELETED")
 FRAMEWORKS = ("nextjs", "vite", "astro", "remix", "sveltekit", None)
@@ -67,6 +68,8 @@ class VercelEmulator(Emulator):
                 "live": False,
             })
         self.deployments: list[dict[str, Any]] = []
+        #: Deployments added by events (and their recoveries), removed again by a reset.
+        self._event_uids: set[str] = set()
         total = self.scale["vercel_deployments"]
         for i in range(total):
             project = self.projects[i % len(self.projects)] if self.projects else None
@@ -120,6 +123,68 @@ class VercelEmulator(Emulator):
             dep["errorCode"] = "BUILD_FAILED"
             dep["errorMessage"] = "Command \"npm run build\" exited with 1"
         return dep
+
+    # ------------------------------------------------------------------ events (alert rules)
+
+    def sandbox_events(self) -> dict[str, SandboxEvent]:
+        return {
+            "production_deploy_failed": SandboxEvent(
+                "a new production deployment of a project that failed (undo: a redeploy that is ready)",
+                lambda o: self._add_production(o, "ERROR"), self._recover),
+            "production_deploy": SandboxEvent(
+                "a new production deployment that is ready (undo: it is deleted)",
+                lambda o: self._add_production(o, "READY"), self._remove_added),
+        }
+
+    def _event_project(self, options: dict[str, Any]) -> dict[str, Any]:
+        """``options["project"]`` (a name or id), else the default connection's (the team's) first
+        project whose production is healthy now, so the event is news."""
+        wanted = options.get("project")
+        team = [p for p in self.projects if p["accountId"] == self.teams[0]["id"]]
+        for p in self.projects if wanted else team:
+            if wanted in (p["name"], p["id"]):
+                return p
+            if wanted is None and self._production_state(p["id"]) in (None, "READY"):
+                return p
+        if wanted is None and team:
+            return team[0]
+        raise ValueError(f"no Vercel project {wanted!r}")
+
+    def _production_state(self, project_id: str) -> str | None:
+        """The state of a project's newest finished production deployment (``None``: none yet)."""
+        return next((d["state"] for d in self.deployments if d["projectId"] == project_id
+                     and d["target"] == "production" and d["state"] in ("READY", "ERROR", "CANCELED")), None)
+
+    def _insert(self, project: dict[str, Any], state: str) -> dict[str, Any]:
+        """A production deployment created now, newest of all (the list is kept newest first)."""
+        created = max(int(time.time() * 1000), (self.deployments[0]["created"] + 1) if self.deployments else 0)
+        dep = self._deployment(project, state, created)
+        dep["target"] = "production"
+        dep["meta"]["githubCommitRef"] = "main"
+        dep["isRollbackCandidate"] = state == "READY"
+        self.deployments.insert(0, dep)
+        self._event_uids.add(dep["uid"])
+        return dep
+
+    def _add_production(self, options: dict[str, Any], state: str) -> dict[str, Any]:
+        project = self._event_project(options)
+        dep = self._insert(project, state)
+        return {"project": project["id"], "name": project["name"], "deployment": dep["uid"],
+                "commit": dep["meta"]["githubCommitSha"], "created": dep["created"]}
+
+    def _recover(self, done: dict[str, Any]) -> dict[str, Any]:
+        project = next(p for p in self.projects if p["id"] == done["project"])
+        dep = self._insert(project, "READY")
+        return {"deployment": dep["uid"]}
+
+    def _remove_added(self, done: dict[str, Any]) -> None:
+        self.deployments[:] = [d for d in self.deployments if d["uid"] != done["deployment"]]
+
+    def on_reset(self) -> None:
+        """Undone events leave their recovery deployments; a reset removes every one they added."""
+        super().on_reset()
+        self.deployments[:] = [d for d in self.deployments if d["uid"] not in self._event_uids]
+        self._event_uids.clear()
 
     # ------------------------------------------------------------------ vendor traits
 

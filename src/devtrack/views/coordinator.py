@@ -17,6 +17,7 @@ import hmac
 import logging
 import threading
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from .. import redact
@@ -71,6 +72,24 @@ def default_interval(manager: IntegrationManager, cid: str, stored: float | None
 STOP_WAIT = 5.0
 
 
+@dataclass(frozen=True)
+class Refreshed:
+    """What a post-refresh hook is told about one stored refresh of one connection."""
+
+    coordinator: Coordinator
+    id: str
+    data: IntegrationData
+    state: PluginState
+    #: The connection's last good data before this refresh (``None``: none yet).
+    previous: IntegrationData | None
+
+
+#: Called (on a worker thread) after each refresh is stored; add-ons such as alerts append
+#: theirs to :attr:`Coordinator.post_refresh`. A hook must be quick and never raise into the
+#: refresh: an exception is logged and the refresh goes on.
+PostRefreshHook = Callable[[Refreshed], None]
+
+
 class Coordinator:
     """Schedules fetches; ``current()`` is the in-memory cache pages read."""
 
@@ -114,6 +133,8 @@ class Coordinator:
         #: The level of the once-per-episode failure, attention and recovery messages.
         self._notice = logging.DEBUG if quiet else logging.WARNING
         self._recovery = logging.DEBUG if quiet else logging.INFO
+        #: Run after every stored refresh, in order (see :data:`PostRefreshHook`).
+        self.post_refresh: list[PostRefreshHook] = []
         manager.saved_hooks.append(self._on_saved)
 
     # ------------------------------------------------------------------ configuration
@@ -161,11 +182,14 @@ class Coordinator:
         st = self.state(plugin_id)
         st.interval = self.interval(plugin_id)
         st.refreshing = True
+        stored: IntegrationData | None = None
+        previous = self.good.get(plugin_id)
         try:
             data = await self.manager.fetch(plugin_id)
             now = self.clock()
             data = data.model_copy(update={"fetched_at": now, "id": plugin_id})
             await asyncio.to_thread(self.store.save, data.model_copy(update={"id": self.keys.key(plugin_id)}))
+            stored = data
             if data.error is None:
                 self._succeeded(st, data, now)
             else:
@@ -184,7 +208,16 @@ class Coordinator:
             await asyncio.to_thread(self.store.save_state, st.model_copy(update={"id": self.keys.key(plugin_id)}))
         except Exception as exc:
             log.error("state of %s could not be stored: %s", plugin_id, redact.format_exception(exc))
+        if stored is not None and self.post_refresh:
+            await asyncio.to_thread(self._run_post_refresh, Refreshed(self, plugin_id, stored, st, previous))
         return st
+
+    def _run_post_refresh(self, event: Refreshed) -> None:
+        for hook in list(self.post_refresh):
+            try:
+                hook(event)
+            except Exception as exc:  # an add-on's failure never breaks refreshing
+                log.error("after the refresh of %s: %s", event.id, redact.format_exception(exc))
 
     def _succeeded(self, st: PluginState, data: IntegrationData, now: datetime) -> None:
         if st.failures or st.needs_attention:

@@ -82,6 +82,10 @@ class SnapshotStore(Protocol):
     def prune(self, now: datetime | None = None) -> int: ...
     def stats(self) -> dict[str, Any]: ...
     def close(self) -> None: ...
+    # Tables of add-ons (alerts' incidents): their own migrations, then plain SQL on them.
+    def migrate_extension(self, name: str, migrations: list[tuple[int, str]]) -> None: ...
+    def transaction(self) -> Any: ...
+    def query(self, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]: ...
 
 
 # ---------------------------------------------------------------------- URLs
@@ -139,6 +143,12 @@ MIGRATIONS: list[tuple[int, str]] = [
         CREATE INDEX snapshots_by_time ON snapshots(fetched_at);
         CREATE TABLE plugin_state (plugin TEXT PRIMARY KEY, body TEXT NOT NULL);
         CREATE TABLE meta (key TEXT PRIMARY KEY, value BLOB NOT NULL);
+    """),
+    # Add-ons (which the store does not know) keep their own numbered migrations here.
+    (2, """
+        CREATE TABLE extension_migrations (
+            name TEXT NOT NULL, version INTEGER NOT NULL, applied_at TEXT NOT NULL,
+            PRIMARY KEY (name, version))
     """),
 ]
 
@@ -203,6 +213,31 @@ class SqliteStore:
                 for statement in filter(str.strip, sql.split(";")):
                     db.execute(statement)
                 db.execute("INSERT INTO schema_migrations VALUES (?, ?)", (version, utcnow().isoformat()))
+
+    def migrate_extension(self, name: str, migrations: list[tuple[int, str]]) -> None:
+        """Run an add-on's migrations that have not run yet, each once (recorded by name).
+
+        Why here: an add-on's state (alerts' incidents) must live beside the snapshots and
+        survive restarts, while the store itself knows nothing of add-ons.
+        """
+        with self._tx() as db:
+            done = {v for (v,) in db.execute("SELECT version FROM extension_migrations WHERE name = ?", (name,))}
+            for version, sql in migrations:
+                if version in done:
+                    continue
+                for statement in filter(str.strip, sql.split(";")):
+                    db.execute(statement)
+                db.execute("INSERT INTO extension_migrations VALUES (?, ?, ?)",
+                           (name, version, utcnow().isoformat()))
+
+    def transaction(self) -> Any:
+        """``with store.transaction() as db: db.execute(…)``: one write transaction, serialised
+        with the store's own (and across processes by SQLite)."""
+        return self._tx()
+
+    def query(self, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+        with self._lock:
+            return list(self._db.execute(sql, params).fetchall())
 
     def schema_version(self) -> int:
         with self._lock:

@@ -16,7 +16,7 @@ from fastapi.templating import Jinja2Templates
 
 from .. import __version__
 from ..integrations.manager import IntegrationManager, get_manager
-from . import api, docs, errors, git_api, pages, views_routes
+from . import alerts_routes, api, docs, errors, git_api, pages, views_routes
 from .ai import AiProviders, default_ai_providers
 from .render import install_filters
 from .security import ASGIApp, Guard, SecurityMiddleware, default_allowed_hosts
@@ -73,6 +73,7 @@ def create_app(
     app.include_router(api.router)
     app.include_router(git_api.router)
     views_routes.install(app, manager)  # native views (issue 8): owns "/", so before pages
+    alerts_routes.install(app)  # the Alerts page, its API and the dashboard's open incidents
     app.include_router(pages.router)
     app.include_router(docs.router)  # /static/swagger-ui/…: before the /static mount, which would shadow it
     app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")

@@ -39,6 +39,7 @@ class ViewsRuntime:
         self._store: SnapshotStore | None = None
         self._lock = threading.Lock()
         self.refresher: Any = None  # a views.coordinator.RefreshThread while serving
+        self.alerts: Any = None  # the alerts engine attached to that coordinator
 
     @property
     def store(self) -> SnapshotStore:
@@ -57,15 +58,21 @@ class ViewsRuntime:
 
     def start(self, **coordinator_options: Any) -> Any:
         """Run the refresh coordinator in its own thread (``devtrack serve``)."""
+        from ..alerts import attach
         from ..views.coordinator import Coordinator, RefreshThread
 
-        self.refresher = RefreshThread(Coordinator(self.manager, self.store, **coordinator_options)).start()
+        coordinator = Coordinator(self.manager, self.store, **coordinator_options)
+        self.alerts = attach(coordinator)  # the alert rules run after every stored refresh
+        self.refresher = RefreshThread(coordinator).start()
         return self.refresher
 
     def stop(self) -> None:
         if self.refresher is not None:
             self.refresher.stop()
             self.refresher = None
+        if self.alerts is not None:
+            self.alerts.close()
+            self.alerts = None
 
 
 def install(app: FastAPI, manager: IntegrationManager) -> ViewsRuntime:

@@ -298,10 +298,12 @@ class CloudflareIntegration(Integration):
         try:
             async with self._client(creds) as c:
                 base = c.base_url
+                expiry = asyncio.ensure_future(self._token_expiry(c, creds))  # beside the data calls
                 parts = await asyncio.gather(
                     self._zones(c, creds), self._workers(c, creds), self._pages_data(c, creds),
                     return_exceptions=True,
                 )
+                expires_on = await expiry
         except HttpError as exc:
             return IntegrationData.failed(exc.result())
         for part in parts:
@@ -320,6 +322,7 @@ class CloudflareIntegration(Integration):
         if error is not None and len(failures) == len(names):
             return IntegrationData.failed(error)
         health = _health(zones, projects, deployments)
+        health.metrics["token_expires_on"] = expires_on
         if error is not None:
             health.detail = (health.detail + " " if health.detail else "") + \
                 f"Not read: {', '.join(LABELS[n] for n in failures)}."
@@ -331,6 +334,19 @@ class CloudflareIntegration(Integration):
         )
         return IntegrationData(health=health, events=_events(records.deployments, self.max_events),
                                records=records, error=error)
+
+    async def _token_expiry(self, c: ServiceClient, creds: Credentials) -> str | None:
+        """When the API token expires (``None``: never, or not known), for the expiry alert.
+
+        A user token answers ``/user/tokens/verify``, an account-owned one the account's; a
+        failure here is not the fetch's (the data calls say what is wrong with the token).
+        """
+        verify, err = await _attempt(self._get(c, "/user/tokens/verify"))
+        if err is not None and creds.value("account_id"):
+            verify, err = await _attempt(self._get(c, f"{self._account_path(creds)}/tokens/verify"))
+        token = (verify or {}).get("result") if err is None else None
+        expires = token.get("expires_on") if isinstance(token, dict) else None
+        return expires if isinstance(expires, str) else None
 
     async def _zones(self, c: ServiceClient, creds: Credentials) -> list[dict[str, Any]]:
         zone = creds.value("zone_id")
