@@ -45,8 +45,8 @@ class TestConformance_github(_BuiltIn):
     plugin = _REGISTRY.get("github")
     service = "github"
     # The local repository is GitHub's own data: a remote failure degrades the card (health
-    # says why) but is not the fetch's error, so every faulted get_data still succeeds.
-    expected_kinds = {f"get_data:{f.name}": "ok" for f in FAULTS}
+    # says why) but is not the fetch's error, so every faulted get_data still succeeds (but for a remote that outlasts the deadline).
+    expected_kinds = {f"get_data:{f.name}": "ok" for f in FAULTS if f.name != "timeout"}
     _home = tempfile.mkdtemp(prefix="kit-github-")
 
     def environment(self, url: str) -> dict[str, str]:
