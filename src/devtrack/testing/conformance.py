@@ -223,7 +223,10 @@ class PluginConformance:
         finally:
             conformance.faults.clear()
         what = f"HTTP {fault}" if fault[:3].isdigit() else fault
-        if out.raised is not None:
+        if out.raised is not None and want == "ok":
+            problems.insert(0, f"{call} raised {type(out.raised).__name__} on {what}: {case.hint}, and return "
+                               "a result either way, never an exception")
+        elif out.raised is not None:
             problems.insert(0, f"{call} raised {type(out.raised).__name__} on {what}: return a classified "
                                f"error result (kind {want!r}) instead — catch devtrack.integrations.http."
                                f"HttpError and return exc.result(){' wrapped in IntegrationData.failed(...)' if call == 'get_data' else ''}")
