@@ -24,6 +24,7 @@ COMMANDS: dict[str, tuple[str, str, bool]] = {
     "serve": (".serve", "serve", False),
     "ai": (".ai", "app", True),
     "sandbox": (".sandbox", "app", True),
+    "plugin": (".plugin", "app", True),
 }
 
 
