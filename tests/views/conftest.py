@@ -12,6 +12,7 @@ import pytest
 
 from devtrack.credentials import CredentialStore
 from devtrack.integrations.manager import IntegrationManager
+from devtrack.integrations.registry import default_registry
 from devtrack.sandbox import Sandbox
 from devtrack.views.store import SqliteStore, open_store
 
@@ -62,7 +63,10 @@ def views_env(sb: Sandbox, sandbox_env: dict[str, str], tmp_path: Path,
 
 @pytest.fixture
 def manager(views_env: dict[str, str]) -> IntegrationManager:
-    return IntegrationManager(CredentialStore(Path(views_env["DEVTRACK_CREDENTIALS"])), environ=dict(os.environ))
+    """The built-ins only: these views are of the sandbox's services (an installed third-party
+    plugin, such as the Netlify example, has its own view tests in tests/kit/)."""
+    return IntegrationManager(CredentialStore(Path(views_env["DEVTRACK_CREDENTIALS"])), environ=dict(os.environ),
+                              registry=default_registry(include_entry_points=False))
 
 
 @pytest.fixture
