@@ -12,15 +12,16 @@ import pytest
 
 from devtrack.credentials import CredentialStore
 from devtrack.integrations.manager import IntegrationManager
-from devtrack.integrations.registry import default_registry
 from devtrack.sandbox import Sandbox
 from devtrack.views.store import SqliteStore, open_store
+
+from ..thirdparty import THIRD_PARTY
 
 PLUGINS = ["github", "vercel", "supabase", "sentry", "helicone", "upstash", "aws-ec2", "cloudflare"]
 #: Every connection the sandbox seeds, in the manager's order: Vercel has the team account (the
 #: default connection) and the personal one (issue 14), so each view merges two Vercel accounts.
 CONNECTIONS = ["github", "vercel", "vercel:personal", "supabase", "sentry", "helicone", "upstash", "aws-ec2",
-               "cloudflare"]
+               "cloudflare", *THIRD_PARTY]  # an installed plugin's emulator joins the sandbox (Netlify's)
 GIT_ENV = {"GIT_AUTHOR_NAME": "Ada", "GIT_AUTHOR_EMAIL": "ada@example.com", "GIT_COMMITTER_NAME": "Ada",
            "GIT_COMMITTER_EMAIL": "ada@example.com", "GIT_CONFIG_NOSYSTEM": "1"}
 
@@ -63,10 +64,7 @@ def views_env(sb: Sandbox, sandbox_env: dict[str, str], tmp_path: Path,
 
 @pytest.fixture
 def manager(views_env: dict[str, str]) -> IntegrationManager:
-    """The built-ins only: these views are of the sandbox's services (an installed third-party
-    plugin, such as the Netlify example, has its own view tests in tests/kit/)."""
-    return IntegrationManager(CredentialStore(Path(views_env["DEVTRACK_CREDENTIALS"])), environ=dict(os.environ),
-                              registry=default_registry(include_entry_points=False))
+    return IntegrationManager(CredentialStore(Path(views_env["DEVTRACK_CREDENTIALS"])), environ=dict(os.environ))
 
 
 @pytest.fixture

@@ -42,7 +42,9 @@ async def test_views_hold_the_seeded_records(filled: Coordinator) -> None:
     dash = build.dashboard(current)
     assert [c["id"] for c in dash["cards"]] == CONNECTIONS and dash["timeline"]
     assert all(c["last_refresh"] and not c["stale"] for c in dash["cards"])
-    assert {e["plugin"] for e in dash["timeline"]} >= {"vercel", "sentry"}
+    # merged across plugins, newest first (which plugins make the 30 newest depends on who is installed)
+    merged = {e["plugin"] for e in dash["timeline"]}
+    assert "vercel" in merged and len(merged) >= 3, merged
     assert dash["timeline"] == sorted(dash["timeline"], key=lambda e: e["time"] or "", reverse=True)
 
     deps = build.deployments(current)
