@@ -30,6 +30,7 @@ __all__ = [
     "leak_problems",
     "serialise_problems",
     "record_problems",
+    "result_type_problem",
 ]
 
 ID_RE = re.compile(r"[a-z][a-z0-9-]{1,38}[a-z0-9]")
@@ -100,9 +101,8 @@ def credentials_problems(model: type[Credentials]) -> list[str]:
             out.append(f"{where} has no help: say where the user finds this value (field(help='…'))")
         if f.kind == FieldKind.CHOICE and not f.choices:
             out.append(f"{where} is a choice with no choices: pass field(choices=[...])")
-        if info.default is not None:
-            if f.secret:
-                out.append(f"{where} has a default value: a secret can never have one")
+        if f.secret and info.default is not None:
+            out.append(f"{where} has a default value: a secret can never have one")
     return out
 
 

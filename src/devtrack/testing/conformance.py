@@ -8,7 +8,6 @@ and fails with a message that says what to fix.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, ClassVar
@@ -240,5 +239,3 @@ class PluginConformance:
         elif want != "ok" and isinstance(out.result, ConnectionResult | IntegrationData) and not out.message.strip():
             problems.insert(0, f"{call} reported {what} with an empty message: say what failed and what to check")
         self._fail(problems, conformance)
-        if os.environ.get("DEVTRACK_KIT_VERBOSE"):
-            print(f"{call} × {fault}: {out.kind} in {out.elapsed:.2f}s")
