@@ -123,6 +123,14 @@ class PluginConformance:
                        environment=(lambda u: me.environment(u) or {}) if own_env else None,
                        base_path=cls.base_path)
         try:
+            cls.plugin.credentials_model(**served.credentials)
+        except Exception as exc:  # pydantic's ValidationError: said as what to change
+            served.stop()
+            fields = ", ".join(f.key for f in cls.plugin.credentials_model.fields())
+            pytest.fail(f"the emulator's credentials {sorted(served.credentials)} do not fit "
+                        f"{cls.plugin.credentials_model.__name__} ({fields}): {str(exc).splitlines()[0]} — return "
+                        "the plugin's field keys from credentials(url)", pytrace=False)
+        try:
             yield served
         finally:
             served.stop()
