@@ -11,9 +11,10 @@ from pathlib import Path
 
 import pytest
 
+from ..thirdparty import THIRD_PARTY
 from .helpers import assert_no_secret, run_cli
 
-IDS = ["github", "vercel", "supabase", "sentry", "helicone", "upstash", "aws-ec2", "cloudflare"]
+IDS = ["github", "vercel", "supabase", "sentry", "helicone", "upstash", "aws-ec2", "cloudflare", *THIRD_PARTY]
 TOKEN = "vercel_tok_ABCDEFGHIJ0123456789"
 
 

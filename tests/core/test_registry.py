@@ -12,6 +12,7 @@ import pytest
 from devtrack.integrations.contract import ConnectionResult, Integration, IntegrationData
 from devtrack.integrations.registry import BUILTINS, Registry, RegistryError, UnknownIntegration, default_registry
 
+from ..thirdparty import THIRD_PARTY
 from .helpers import run_cli
 
 
@@ -31,7 +32,7 @@ def test_builtins_in_order_and_lazy() -> None:
 
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     lines = out.stdout.splitlines()
-    assert lines[0] == str(list(BUILTINS))
+    assert lines[0] == str([*BUILTINS, *THIRD_PARTY])
     assert lines[1] == "False"
     assert lines[2] == "True False"
 
@@ -102,7 +103,7 @@ def test_third_party_plugin_shows_up_and_works(tmp_path: Path) -> None:
     out = run_cli("integrations", "list", "--json", env=env)
     assert out.returncode == 0, out.stderr
     ids = [p["id"] for p in json.loads(out.stdout)]
-    assert ids == [*BUILTINS, "acme"]
+    assert ids == [*BUILTINS, *sorted([*THIRD_PARTY, "acme"])]  # third-party ones in name order
     assert run_cli("integrations", "set", "acme", "api_key=acme_key_123456789", env=env).returncode == 0
     test = run_cli("integrations", "test", "acme", "--json", env=env)
     assert test.returncode == 0 and json.loads(test.stdout)["message"] == "acme ok"

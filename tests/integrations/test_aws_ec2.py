@@ -116,18 +116,6 @@ async def test_throttling_is_retried(sb: Sandbox, sandbox_manager: IntegrationMa
     assert active_since(started) < 10
 
 
-@pytest.mark.parametrize(("fault", "kind"), [
-    ({"status": 500}, ResultKind.UNAVAILABLE),
-    ({"malformed": True}, ResultKind.INVALID_RESPONSE),
-    ({"latency": 4}, ResultKind.TIMEOUT),
-])
-async def test_faults(sb: Sandbox, sandbox_manager: IntegrationManager, fault: dict, kind: ResultKind) -> None:
-    sb.faults("aws-ec2").add(route="/**", **fault)
-    sandbox_manager.deadline_override = 2.5 if "latency" in fault else 8
-    res = await sandbox_manager.test("aws-ec2")
-    assert res.kind == kind, res.message
-
-
 async def test_named_profile_from_aws_config(sb: Sandbox, sandbox_manager: IntegrationManager,
                                              tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
     """A profile from ~/.aws files instead of keys: botocore reads the key pair from there."""

@@ -319,12 +319,6 @@ async def test_html_error_page_from_a_proxy_is_unavailable(emu: CloudflareEmulat
     assert [r.status for r in emu.requests.find(PREFIX + "/user/tokens/verify")] == [502] * 4
 
 
-async def test_connection_reset_is_network(emu: CloudflareEmulator) -> None:
-    emu.faults.add(route=PREFIX + "/**", reset=True)
-    result = await check(creds(emu))
-    assert result.kind == ResultKind.NETWORK
-
-
 async def test_connection_refused_is_network(emu: CloudflareEmulator, monkeypatch: pytest.MonkeyPatch) -> None:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

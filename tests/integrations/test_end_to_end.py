@@ -11,10 +11,12 @@ import sys
 import time
 from pathlib import Path
 
+from ..thirdparty import THIRD_PARTY
+
 # One entry per connection: the sandbox seeds Vercel's team account (the default connection)
 # and the same user's personal account as ``vercel:personal`` (issue 14).
 IDS = ["github", "vercel", "vercel:personal", "supabase", "sentry", "helicone", "upstash", "aws-ec2",
-       "cloudflare"]
+       "cloudflare", *THIRD_PARTY]  # an installed plugin's emulator joins the sandbox (Netlify's)
 
 
 def _load(env_file: Path) -> dict[str, str]:

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import time
 
-import pytest
-
 from devtrack.integrations.contract import ResultKind
 from devtrack.integrations.manager import IntegrationManager
 from devtrack.sandbox import Sandbox
@@ -96,16 +94,3 @@ async def test_429_retry_after_then_success(sb: Sandbox, sandbox_manager: Integr
     data = await sandbox_manager.fetch("supabase")
     assert data.error is None and time.monotonic() - started >= 0.9
     assert _emu(sb).requests.count("/v1/organizations") == 2
-
-
-@pytest.mark.parametrize(("fault", "kind"), [
-    ({"status": 500, "times": 2}, ResultKind.OK),
-    ({"malformed": True}, ResultKind.INVALID_RESPONSE),
-    ({"html": True, "status": 200}, ResultKind.INVALID_RESPONSE),
-    ({"latency": 4}, ResultKind.TIMEOUT),
-])
-async def test_faults(sb: Sandbox, sandbox_manager: IntegrationManager, fault: dict, kind: ResultKind) -> None:
-    sb.faults("supabase").add(route="/v1/projects", **fault)
-    sandbox_manager.deadline_override = 2 if "latency" in fault else 8
-    res = await sandbox_manager.test("supabase")
-    assert res.kind == kind, res.message

@@ -15,11 +15,13 @@ from devtrack.integrations.manager import IntegrationManager
 from devtrack.sandbox import Sandbox
 from devtrack.views.store import SqliteStore, open_store
 
+from ..thirdparty import THIRD_PARTY
+
 PLUGINS = ["github", "vercel", "supabase", "sentry", "helicone", "upstash", "aws-ec2", "cloudflare"]
 #: Every connection the sandbox seeds, in the manager's order: Vercel has the team account (the
 #: default connection) and the personal one (issue 14), so each view merges two Vercel accounts.
 CONNECTIONS = ["github", "vercel", "vercel:personal", "supabase", "sentry", "helicone", "upstash", "aws-ec2",
-               "cloudflare"]
+               "cloudflare", *THIRD_PARTY]  # an installed plugin's emulator joins the sandbox (Netlify's)
 GIT_ENV = {"GIT_AUTHOR_NAME": "Ada", "GIT_AUTHOR_EMAIL": "ada@example.com", "GIT_COMMITTER_NAME": "Ada",
            "GIT_COMMITTER_EMAIL": "ada@example.com", "GIT_CONFIG_NOSYSTEM": "1"}
 

@@ -26,6 +26,7 @@ from devtrack.views.store import SqliteStore, open_store
 from devtrack.web.server import ServerThread
 
 from .. import webauth
+from ..thirdparty import THIRD_PARTY
 from .conftest import CONNECTIONS
 
 BADGE = {"ok": "ok", "warn": "warn", "bad": "bad", "off": "muted"}
@@ -247,7 +248,9 @@ def test_deployment_badges_follow_the_plugins(served: httpx.Client,
         assert row[state]["badge"] == BADGE[level[row[state]["text"]]]
     red = sum(row[state]["badge"] == "bad" for row in table["rows"])
     assert red == sum(d["state"] == "error" for d in view["items"]["deployments"]) > 0
-    assert {s["id"]: s["status"] for s in view["sources"]} == {p: health(coord, p).status for p in ("vercel", "vercel:personal", "cloudflare")}
+    # every connection holding deployments: the built-ins', and an installed plugin's (Netlify's)
+    providers = ("vercel", "vercel:personal", "cloudflare", *(p for p in THIRD_PARTY if coord.good[p].records.deployments))
+    assert {s["id"]: s["status"] for s in view["sources"]} == {p: health(coord, p).status for p in providers}
 
 
 def test_error_badges_follow_the_sentry_levels(served: httpx.Client,

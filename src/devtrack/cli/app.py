@@ -26,6 +26,7 @@ COMMANDS: dict[str, tuple[str, str, bool]] = {
     "alerts": (".alerts", "app", True),
     "sandbox": (".sandbox", "app", True),
     "doctor": (".doctor", "doctor", False),
+    "plugin": (".plugin", "app", True),
 }
 
 

@@ -71,8 +71,10 @@ class Contract:
 
     def _resolve(self, node: Any) -> Any:
         while isinstance(node, dict) and "$ref" in node and node["$ref"].startswith("#/"):
+            target: Any = self.spec  # a pointer is from the document's root, not from the node
             for part in node["$ref"][2:].split("/"):
-                node = node[part.replace("~1", "/").replace("~0", "~")]
+                target = target[part.replace("~1", "/").replace("~0", "~")]
+            node = target
         return node
 
     def strip(self, path: str) -> str:

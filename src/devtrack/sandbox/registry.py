@@ -1,4 +1,5 @@
-"""Which emulators exist: every ``devtrack/sandbox/<name>_emulator.py`` module, plus ``register()``.
+"""Which emulators exist: every ``devtrack/sandbox/<name>_emulator.py`` module, those installed
+plugin packages declare under the ``devtrack.emulators`` entry point group, plus ``register()``.
 
 A module ``aws_ec2_emulator.py`` provides the service ``aws-ec2`` by defining a module-level
 ``EMULATOR``: an :class:`~devtrack.sandbox.emulator.Emulator` subclass, or any callable
@@ -36,9 +37,22 @@ def _discovered() -> dict[str, str]:
     return out
 
 
+#: Installed plugin packages add their emulator here (``netlify = "pkg.emulator:NetlifyEmulator"``),
+#: so ``devtrack sandbox`` serves a third-party plugin's service beside the built-ins'.
+ENTRY_POINT_GROUP = "devtrack.emulators"
+
+
+def _installed() -> dict[str, str]:
+    """Emulators of installed plugin packages: service name → ``module:attr``. A name the
+    package's own modules already provide stays the package's."""
+    from importlib.metadata import entry_points
+
+    return {ep.name: ep.value for ep in entry_points(group=ENTRY_POINT_GROUP)}
+
+
 def available() -> list[str]:
     """Every known service name, in start order."""
-    names = set(_discovered()) | set(_extra)
+    names = set(_discovered()) | set(_extra) | set(_installed())
     rank = {n: i for i, n in enumerate(PREFERRED_ORDER)}
     return sorted(names, key=lambda n: (rank.get(n, len(rank)), n))
 
@@ -58,6 +72,12 @@ def factory(service: str) -> EmulatorFactory:
     if service in _extra:
         return _extra[service]
     modules = _discovered()
+    if service not in modules and service in (installed := _installed()):
+        module_name, _, attr = installed[service].partition(":")
+        try:
+            return getattr(importlib.import_module(module_name), attr or "EMULATOR")  # type: ignore[no-any-return]
+        except (ImportError, AttributeError) as exc:
+            raise KeyError(f"the emulator {installed[service]!r} of {service!r} cannot be loaded: {exc}") from None
     if service not in modules:
         raise KeyError(f"no emulator for {service!r}; known: {', '.join(available())}")
     module = importlib.import_module(modules[service])

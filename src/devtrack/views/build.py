@@ -28,13 +28,16 @@ View = dict[str, Any]
 Cell = str | dict[str, Any]
 
 VIEWS: dict[str, tuple[str, tuple[str, ...]]] = {
-    # name: (title, plugins it reads)
+    # name: (title, plugins it reads); a view in OPEN_VIEWS also reads any other plugin's records
     "deployments": ("Deployments", ("vercel", "cloudflare")),
     "errors": ("Errors", ("sentry",)),
     "code": ("Code", ("github",)),
     "infra": ("Infrastructure", ("aws-ec2", "upstash", "supabase", "cloudflare")),
     "ai": ("AI usage", ("helicone",)),
 }
+#: Views built from one typed record kind alone, so they show that kind from every plugin that
+#: provides it (a third-party Netlify plugin's deployments too), not only from the plugins named.
+OPEN_VIEWS: dict[str, str] = {"deployments": "deployments"}
 CHART_DAYS = 14
 
 #: The metrics a dashboard card shows per plugin: (metric key, label).
@@ -156,6 +159,10 @@ def _base(name: str, current: list[Current], now: datetime, connection: str | No
     """The view's frame and its enabled connections per plugin (only ``connection``'s if given)."""
     title, plugins = VIEWS[name]
     mine = [c for p in plugins for c in current if c.plugin == p and c.enabled]
+    if name in OPEN_VIEWS:  # then every other connection holding records of the view's kind
+        kind = OPEN_VIEWS[name]
+        mine += [c for c in current if c.enabled and c.plugin not in plugins
+                 and c.data is not None and getattr(c.data.records, kind)]
     shown = [c for c in mine if connection is None or c.id == connection]
     used: Used = {}
     for c in shown:
@@ -266,7 +273,7 @@ def deployments(current: list[Current], now: datetime | None = None, limit: int 
                 connection: str | None = None) -> View:
     now = now or utcnow()
     view, used = _base("deployments", current, now, connection)
-    owned = [(c, p, d) for p in ("vercel", "cloudflare") for c, d in _records(used, p, "deployments")]
+    owned = [(c, p, d) for p in used for c, d in _records(used, p, "deployments")]
     owned.sort(key=lambda cpd: cpd[2].created_at.timestamp() if cpd[2].created_at else 0.0, reverse=True)
     items = [d for _, _, d in owned]
     if not items:

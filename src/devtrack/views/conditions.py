@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from ..integrations.condition import Condition, Level, deployment_condition
+from ..integrations.condition import Condition, Level, deployment_condition, words
 from ..integrations.plugins.aws_ec2 import instance_condition
 from ..integrations.plugins.cloudflare import zone_condition
 from ..integrations.plugins.github import ci_condition
@@ -29,12 +29,22 @@ JUDGES: dict[tuple[str, str], Callable[[Any], Condition]] = {
     ("sentry", "errors"): issue_condition,
     ("github", "ci_runs"): ci_condition,
 }
+#: Record kind → the verdict for a plugin that names no judge of its own: a typed record's
+#: contract fields are enough (every deployment's ``state`` is one of the contract's states).
+BY_KIND: dict[str, Callable[[Any], Condition]] = {
+    "deployments": deployment_condition,
+}
 #: A verdict's level → the badge's CSS class (``badge-<name>`` in views.css).
 BADGES: dict[Level, str] = {"ok": "ok", "warn": "warn", "bad": "bad", "off": "muted"}
 
 
 def condition(plugin: str, kind: str, record: Any) -> Condition:
-    return JUDGES[(plugin, kind)](record)
+    """The plugin's verdict on ``record``; for a plugin without one (a third-party plugin), the
+    kind's own, else "not known" in the record's own status words."""
+    judge = JUDGES.get((plugin, kind)) or BY_KIND.get(kind)
+    if judge is not None:
+        return judge(record)
+    return Condition("off", words(getattr(record, "state", None) or getattr(record, "status", None)))
 
 
 def badge(c: Condition) -> str:

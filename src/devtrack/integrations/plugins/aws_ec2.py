@@ -59,10 +59,12 @@ _RETRYABLE = {ResultKind.RATE_LIMITED, ResultKind.UNAVAILABLE, ResultKind.NETWOR
 class AwsEc2Credentials(Credentials):
     access_key_id: str | None = field(
         label="Access key ID", kind=FieldKind.TEXT, required=False, placeholder="AKIA…",
+        help="IAM → Users → Security credentials; blank to use the AWS CLI's own configuration.",
         masked=True,  # shown as ****************ABCD, as the AWS CLI shows it
     )
     secret_access_key: SecretStr | None = field(
         label="Secret access key", kind=FieldKind.TOKEN, required=False,
+        help="Shown once, when the access key is created.",
     )
     session_token: SecretStr | None = field(
         label="Session token", kind=FieldKind.TOKEN, required=False,

@@ -66,6 +66,7 @@ class CloudflareCredentials(Credentials):
     )
     account_id: str | None = field(
         label="Account ID", kind=FieldKind.PROJECT_ID, placeholder="32 hex characters",
+        help="Dashboard → any zone → Overview, right-hand column.",
     )
     zone_id: str | None = field(
         label="Zone ID", kind=FieldKind.PROJECT_ID, required=False, help="Blank for every zone.",

@@ -54,6 +54,7 @@ class SentryCredentials(Credentials):
     )
     org: str | None = field(
         label="Organization slug", kind=FieldKind.TEXT, placeholder="my-org",
+        help="The part after /organizations/ in your Sentry URL.",
     )
     project: str | None = field(
         label="Project slug", kind=FieldKind.TEXT, required=False,

@@ -54,17 +54,21 @@ Way = Literal["api", "rest"]
 class UpstashCredentials(Credentials):
     email: str | None = field(
         label="Account email", kind=FieldKind.EMAIL, required=False, placeholder="you@example.com",
+        help="The email of the Upstash account the Developer API key belongs to.",
     )
     api_key: SecretStr | None = field(
         label="Developer API key", kind=FieldKind.TOKEN, required=False,
+        help="Console → Account → Management API; with the email, lists every database.",
     )
     rest_url: str | None = field(
         label="Database REST URL", kind=FieldKind.URL, required=False,
         placeholder="https://eu1-example-12345.upstash.io",
+        help="One database's REST URL (its Details page); an alternative to the API key.",
         carries=["rest_token"],  # the Developer API key goes to Upstash's own API, never here
     )
     rest_token: SecretStr | None = field(
         label="Database REST token", kind=FieldKind.TOKEN, required=False,
+        help="The REST token beside that URL on the database's Details page.",
     )
 
     def missing(self) -> list[str]:

@@ -1,0 +1,1 @@
+"""An example third-party DevTrack integration: Netlify sites and their deploys."""
