@@ -15,6 +15,7 @@ from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from markupsafe import Markup
 
+from ..events import EventBus
 from ..integrations.manager import IntegrationManager
 from ..views import build as views
 from ..views.charts import svg
@@ -33,8 +34,10 @@ PAGES = {"dashboard": "/", "deployments": "/deployments", "errors": "/errors", "
 class ViewsRuntime:
     """Where the views read from: a running coordinator, else the store (opened on first use)."""
 
-    def __init__(self, manager: IntegrationManager, store_url: str | None = None) -> None:
+    def __init__(self, manager: IntegrationManager, store_url: str | None = None,
+                 events: EventBus | None = None) -> None:
         self.manager = manager
+        self.events = events  # the app's bus: the coordinator publishes its refreshes there
         self.store_url = store_url
         self._store: SnapshotStore | None = None
         self._lock = threading.Lock()
@@ -59,6 +62,7 @@ class ViewsRuntime:
         """Run the refresh coordinator in its own thread (``devtrack serve``)."""
         from ..views.coordinator import Coordinator, RefreshThread
 
+        coordinator_options.setdefault("events", self.events)
         self.refresher = RefreshThread(Coordinator(self.manager, self.store, **coordinator_options)).start()
         return self.refresher
 
@@ -70,7 +74,7 @@ class ViewsRuntime:
 
 def install(app: FastAPI, manager: IntegrationManager) -> ViewsRuntime:
     """Add the views to an app (before the Settings router, so the dashboard owns ``/``)."""
-    runtime = ViewsRuntime(manager)
+    runtime = ViewsRuntime(manager, events=app.state.events)
     app.state.views = runtime
     app.include_router(router)
     app.state.templates.env.filters["since"] = views.since
