@@ -147,14 +147,17 @@ async def refresh_form(request: Request) -> Response:
                             status_code=303)
 
 
-def _trigger(request: Request, plugin: str | None) -> bool:
+def _trigger(request: Request, plugin: str | None) -> list[str] | None:
+    """Start a refresh of one connection or all that can be fetched; the ids started (``None``:
+    no coordinator runs here)."""
     runtime = _runtime(request)
     if plugin is not None:
         runtime.manager.require(plugin)  # an unknown connection → 404 through the app's handler
     if runtime.refresher is None:
-        return False
-    runtime.refresher.trigger([plugin] if plugin else None)
-    return True
+        return None
+    ids = [plugin] if plugin else runtime.manager.fetchable()
+    runtime.refresher.trigger(ids)
+    return ids
 
 
 # ---------------------------------------------------------------------- JSON
@@ -177,8 +180,12 @@ def get_view(name: str, request: Request) -> Any:
 
 @router.post("/api/v1/views/refresh", tags=["views"], status_code=202)
 def refresh_api(request: Request, plugin: str | None = None) -> Any:
-    """Start a refresh now (one plugin or all) without waiting for it; poll the views for the result."""
-    if not _trigger(request, plugin):
+    """Start a refresh now (one connection or all) without waiting for it; ``connections`` lists
+    those started, and ``/api/v1/events`` tells when each has finished."""
+    ids = _trigger(request, plugin)
+    if ids is None:
         return error_response(request, 409, "unavailable",
                               "no refresh coordinator is running in this process (it runs in devtrack serve)")
-    return {"ok": True, "started": plugin or "all"}
+    manager = _runtime(request).manager
+    return {"ok": True, "started": plugin or "all",
+            "connections": [{"id": cid, "label": manager.label(cid)} for cid in ids]}

@@ -1,0 +1,60 @@
+"""Issue 17's live dashboard in Chromium: an emulator's data changes through the sandbox's
+``/__sandbox`` API, "Refresh now" shows each connection's progress, and the card changes in
+place — the page is never navigated or reloaded."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+from playwright.sync_api import expect
+
+from devtrack.sandbox import Sandbox
+from devtrack.web.server import ServerThread
+from devtrack.web.views_routes import ViewsRuntime
+
+from .. import webauth
+from ..web.browser import browser, page  # noqa: F401 (fixtures)
+from ..web.test_browser import shot
+from .test_browser import served  # noqa: F401 (fixture)
+
+
+def _databases(sb: Sandbox) -> list[dict[str, Any]]:
+    """The emulator's own database list, as the Upstash API answers it."""
+    creds = sb.credentials()["upstash"]
+    with httpx.Client(base_url=sb.url("upstash"), verify=False, timeout=10) as c:  # noqa: S501 (sandbox's own CA)
+        resp = c.get("/v2/redis/databases", auth=(creds["email"], creds["api_key"]))
+    resp.raise_for_status()
+    body = resp.json()
+    assert isinstance(body, list) and len(body) > 2
+    return body
+
+
+def test_refresh_now_changes_the_card_in_place(page: Any, served: tuple[ServerThread, ViewsRuntime],  # noqa: F811
+                                               sb: Sandbox) -> None:
+    srv, _ = served
+    webauth.login(page, srv.url, "/")
+    card = page.locator('[data-card="upstash"]')
+    databases = card.locator("dl.metrics div", has_text="databases").locator("dd")
+    everything = _databases(sb)
+    expect(databases).to_have_text(str(len(everything)))
+    navigations: list[str] = []
+    page.on("framenavigated", lambda frame: navigations.append(frame.url) if frame == page.main_frame else None)
+    page.evaluate("window.__sameDocument = 'yes'")  # lost on any reload
+
+    # Upstash now answers its database list with two databases (the sandbox's fault API
+    # replaces the answer of that route: the data changed at the service).
+    with httpx.Client(base_url=sb.url("upstash"), verify=False, timeout=10) as c:  # noqa: S501
+        c.post("/__sandbox/faults", json={"route": "/v2/redis/databases", "status": 200,
+                                          "body": everything[:2]}).raise_for_status()
+
+    page.get_by_role("button", name="Refresh now").click()
+    progress = page.locator("[data-progress]")
+    expect(progress.locator('[data-progress-item="upstash"]')).to_be_attached()
+    expect(databases).to_have_text("2", timeout=30_000)
+    expect(progress).to_contain_text("Refreshed")
+    expect(progress.locator("li")).to_have_count(0, timeout=10_000)  # the progress clears itself
+    expect(page.get_by_role("button", name="Refresh now")).to_be_enabled()
+    assert page.evaluate("window.__sameDocument") == "yes"
+    assert navigations == []
+    shot(page, "live-dashboard-after-refresh")
