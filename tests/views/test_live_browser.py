@@ -58,3 +58,15 @@ def test_refresh_now_changes_the_card_in_place(page: Any, served: tuple[ServerTh
     assert page.evaluate("window.__sameDocument") == "yes"
     assert navigations == []
     shot(page, "live-dashboard-after-refresh")
+
+    # The timeline: hovering a deploy shows its commit and the errors that followed it.
+    followed = page.locator(".tl .mark[data-kind=deploy][aria-label*='new errors after it (']").first
+    followed.scroll_into_view_if_needed()
+    followed.hover()
+    hover = page.locator("[data-tl-card]")
+    expect(hover).to_be_visible()
+    expect(hover).to_contain_text("commit")
+    expect(hover).to_contain_text("New errors after it")
+    expect(hover.locator("ul.followed li").first).to_be_visible()
+    page.keyboard.press("Escape")
+    expect(hover).to_be_hidden()

@@ -22,6 +22,7 @@ from typing import Any
 
 from ..integrations.contract import utcnow
 from .conditions import badge, condition
+from . import timeline as timeline_items
 from .current import Current
 
 View = dict[str, Any]
@@ -281,6 +282,8 @@ def dashboard(current: list[Current], now: datetime | None = None, timeline: int
         "cards": cards,
         "disabled": [{"id": c.id, "name": c.name} for c in shown if not c.enabled],
         "timeline": events[:timeline],
+        # one time axis: deploys per connection, new errors, CI runs, incidents (views.timeline)
+        "timeline_chart": timeline_items.build([c for c in shown if c.enabled], now),
         "empty": None if any(c.data for c in shown) else {
             "message": "Nothing refreshed yet. Connect an integration in Settings, then refresh.",
             "connect": [{"id": c.id, "name": c.name, "url": f"/settings/integrations/{c.id}"}

@@ -18,7 +18,7 @@ from markupsafe import Markup
 from ..events import EventBus
 from ..integrations.manager import IntegrationManager
 from ..views import build as views
-from ..views.charts import svg
+from ..views.charts import svg, timeline_svg, tip
 from ..views.current import Current, from_store
 from ..views.store import SnapshotStore, open_store
 from .errors import error_response
@@ -79,6 +79,8 @@ def install(app: FastAPI, manager: IntegrationManager) -> ViewsRuntime:
     app.include_router(router)
     app.state.templates.env.filters["since"] = views.since
     app.state.templates.env.filters["chart"] = lambda chart: Markup(svg(chart))
+    app.state.templates.env.filters["timeline"] = lambda tl: Markup(timeline_svg(tl))
+    app.state.templates.env.filters["tip"] = tip
     return runtime
 
 
