@@ -4,6 +4,7 @@ place — the page is never navigated or reloaded."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import httpx
@@ -13,7 +14,8 @@ from devtrack.sandbox import Sandbox
 from devtrack.web.server import ServerThread
 from devtrack.web.views_routes import ViewsRuntime
 
-from .. import webauth
+from .. import leakscan, webauth
+from .conftest import CONNECTIONS
 from ..web.browser import browser, page  # noqa: F401 (fixtures)
 from ..web.test_browser import shot
 from .test_browser import served  # noqa: F401 (fixture)
@@ -70,3 +72,26 @@ def test_refresh_now_changes_the_card_in_place(page: Any, served: tuple[ServerTh
     expect(hover.locator("ul.followed li").first).to_be_visible()
     page.keyboard.press("Escape")
     expect(hover).to_be_hidden()
+
+
+def test_the_event_stream_names_connections_and_never_a_secret(
+        served: tuple[ServerThread, ViewsRuntime], sb: Sandbox) -> None:  # noqa: F811
+    """The stream is a new surface: what it says about every refresh (the first one and a failing
+    one) goes to the leak scan, and holds no credential the sandbox handed out."""
+    srv, runtime = served
+    sb.faults("sentry").add(route="**", status=401)
+    runtime.refresher.refresh(["sentry"], timeout=60)
+    with webauth.client(srv.url, timeout=30) as c, \
+            c.stream("GET", "/api/v1/events", headers={"Last-Event-ID": "0"}) as resp:
+        text, finished = "", []
+        for line in resp.iter_lines():
+            text += line + "\n"
+            if line.startswith("data:") and '"ok":' in line:
+                finished.append(json.loads(line[5:])["connection"])
+            if finished.count("sentry") == 2 and set(finished) >= set(CONNECTIONS):  # the first refresh, then ours
+                break
+    leakscan.record("event stream", text)
+    assert "event: refresh.started" in text and "event: snapshot.stored" in text
+    assert '"error": "auth"' in text  # the failing refresh, by its kind only
+    secrets = {v for fields in sb.credentials().values() for v in fields.values() if len(v) >= 10}
+    assert not [s for s in secrets if s in text and not s.startswith(("http://", "https://"))]
