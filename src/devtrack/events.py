@@ -7,7 +7,9 @@ stream, on the server's loop) wait on :meth:`EventBus.wait` and read :meth:`Even
 A bounded ring buffer keeps the most recent events with increasing ids, so a client that lost
 its stream resumes from its ``Last-Event-ID`` without missing anything still held.
 
-The core knows no web: this module imports nothing of DevTrack's.
+The core knows no web: this module imports nothing of DevTrack's. Where the bus lives: the web
+app creates one (``app.state.events``) and hands it to the refresh coordinator it starts
+(``Coordinator(events=...)``, kept as ``coordinator.events``); an add-on publishes into either.
 
 Event kinds (``kind``, then the keys of ``data``):
 

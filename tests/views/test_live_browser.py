@@ -95,3 +95,33 @@ def test_the_event_stream_names_connections_and_never_a_secret(
     assert '"error": "auth"' in text  # the failing refresh, by its kind only
     secrets = {v for fields in sb.credentials().values() for v in fields.values() if len(v) >= 10}
     assert not [s for s in secrets if s in text and not s.startswith(("http://", "https://"))]
+
+
+def test_a_dropped_stream_resumes_without_losing_events(page: Any, manager: Any) -> None:  # noqa: F811
+    """The server ends every stream after half a second; an event published while the page is
+    between streams still reaches it (EventSource resumes with Last-Event-ID)."""
+    app = webauth.app(manager)
+    app.state.events_max_age = 0.5
+    bus = app.state.events
+    with ServerThread(app) as srv:
+        webauth.login(page, srv.url, "/settings/integrations")
+        page.evaluate("""() => { window.__events = [];
+            document.addEventListener('devtrack:event', e => window.__events.push(e.detail.id)); }""")
+        _wait(lambda: bus.subscribers == 1)
+        _wait(lambda: bus.subscribers == 0)  # dropped: the browser waits before reconnecting
+        gone = bus.publish("snapshot.stored", {"connection": "vercel", "fetched_at": "2026-12-02T00:00:00"})
+        _wait(lambda: str(gone.id) in page.evaluate("window.__events"))
+        later = bus.publish("snapshot.stored", {"connection": "vercel", "fetched_at": "2026-12-02T00:00:01"})
+        _wait(lambda: str(later.id) in page.evaluate("window.__events"))
+        assert page.evaluate("window.__events").count(str(gone.id)) == 1  # once, not again on resume
+        assert page.url.endswith("/settings/integrations")
+        page.goto("about:blank")  # no stream left to reconnect once the server stops
+
+
+def _wait(cond: Any, timeout: float = 15) -> None:
+    import time
+
+    end = time.monotonic() + timeout
+    while not cond():
+        assert time.monotonic() < end, "condition not reached in time"
+        time.sleep(0.05)

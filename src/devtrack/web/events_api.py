@@ -13,6 +13,7 @@ uvicorn never waits on an open stream.
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import AsyncIterator
 
 from fastapi import APIRouter, Request
@@ -44,11 +45,19 @@ def _last_id(request: Request, bus: EventBus) -> int:
         return bus.last_id
 
 
-async def stream(bus: EventBus, last_id: int, heartbeat: float = HEARTBEAT) -> AsyncIterator[str]:
+async def stream(bus: EventBus, last_id: int, heartbeat: float = HEARTBEAT,
+                 max_age: float | None = None) -> AsyncIterator[str]:
+    """The SSE text of a stream; ``max_age`` seconds ends it (the client resumes from its last id)."""
+    ends = time.monotonic() + max_age if max_age else None
+    # ``id`` without data sets where the browser resumes from, even before any event arrives
+    yield f"retry: {RETRY_MS}\nid: {last_id}\n: connected\n\n"
     while not bus.closed:
-        events = await bus.wait(last_id, heartbeat)
+        left = heartbeat if ends is None else min(heartbeat, ends - time.monotonic())
+        if left <= 0:
+            break
+        events = await bus.wait(last_id, left)
         if not events:
-            if bus.closed:
+            if bus.closed or (ends is not None and time.monotonic() >= ends):
                 break
             yield ": heartbeat\n\n"
             continue
@@ -63,7 +72,8 @@ def events(request: Request) -> StreamingResponse:
     connection, ``alert.opened`` and ``alert.resolved``; resumes after ``Last-Event-ID``."""
     bus: EventBus = request.app.state.events
     heartbeat = float(getattr(request.app.state, "events_heartbeat", HEARTBEAT))
+    max_age = getattr(request.app.state, "events_max_age", None)  # streams end and resume (tests)
     return StreamingResponse(
-        stream(bus, _last_id(request, bus), heartbeat), media_type="text/event-stream",
+        stream(bus, _last_id(request, bus), heartbeat, max_age), media_type="text/event-stream",
         headers={"x-accel-buffering": "no"},
     )

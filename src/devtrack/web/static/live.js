@@ -149,10 +149,13 @@
   // ------------------------------------------------------------------ the stream
 
   function connect() {
-    if (!window.EventSource) { return; }
+    if (!window.EventSource || location.pathname.indexOf("/login") === 0) { return; }
     var url = "/api/v1/events" + (lastId !== null ? "?after=" + encodeURIComponent(lastId) : "");
     source = new EventSource(url);
-    function seen(e) { if (e.lastEventId) { lastId = e.lastEventId; } }
+    function seen(e) {
+      if (e.lastEventId) { lastId = e.lastEventId; }
+      document.dispatchEvent(new CustomEvent("devtrack:event", { detail: { id: e.lastEventId, kind: e.type } }));
+    }
     source.addEventListener("refresh.started", function (e) {
       seen(e);
       var data = JSON.parse(e.data);
@@ -168,10 +171,11 @@
       source.addEventListener(kind, function (e) { seen(e); soon(); });
     });
     source.onerror = function () {
-      if (source.readyState === EventSource.CLOSED) {  // the browser gave up: try again later
-        source = null;
-        setTimeout(connect, 3000);
-      }
+      if (source.readyState !== EventSource.CLOSED) { return; }  // the browser retries by itself
+      source = null;  // it gave up (the server was away, or refused us): try again while we may
+      fetch("/api/v1/session", { credentials: "same-origin", headers: { "Accept": "application/json" } })
+        .then(function (resp) { setTimeout(connect, resp.ok ? 3000 : 60000); })
+        .catch(function () { setTimeout(connect, 10000); });
     };
   }
 
