@@ -39,7 +39,9 @@ def svg(chart: dict[str, Any]) -> str:
         y = PAD_TOP + plot_h * (1 - frac)
         out.append(f'<line class="grid" x1="{PAD_LEFT}" x2="{WIDTH - 6}" y1="{y:.1f}" y2="{y:.1f}"/>')
         value = top * frac
-        text = f"{value:,.2f}" if top < 10 else f"{value:,.0f}"
+        counts = all(float(v).is_integer() for values in series.values() for v in values)
+        whole = counts and value.is_integer()  # counts get whole-number ticks ("2", not "2.00")
+        text = f"{value:,.0f}" if whole or top >= 10 else f"{value:,.2f}"
         out.append(f'<text class="axis" x="{PAD_LEFT - 4}" y="{y + 4:.1f}" text-anchor="end">{text}</text>')
     for i, label in enumerate(labels):
         x = PAD_LEFT + i * slot + (slot - bar_w) / 2
