@@ -125,3 +125,21 @@ def _wait(cond: Any, timeout: float = 15) -> None:
     while not cond():
         assert time.monotonic() < end, "condition not reached in time"
         time.sleep(0.05)
+
+
+def test_without_javascript_refresh_now_posts_and_the_page_comes_back(
+        browser: Any, served: tuple[ServerThread, ViewsRuntime], sb: Sandbox) -> None:  # noqa: F811
+    srv, runtime = served
+    context = browser.new_context(java_script_enabled=False)
+    pg = context.new_page()
+    try:
+        webauth.login(pg, srv.url, "/infra")
+        before = runtime.refresher.coordinator.states["upstash"].last_attempt
+        with pg.expect_navigation():
+            pg.get_by_role("button", name="Refresh now").click()
+        assert pg.url == srv.url + "/infra"
+        expect(pg.get_by_role("heading", name="Upstash databases")).to_be_visible()
+        _wait(lambda: runtime.refresher.coordinator.states["upstash"].last_attempt != before, 60)
+        expect(pg.locator("[data-progress]")).to_be_empty()  # nothing live without the script
+    finally:
+        context.close()
