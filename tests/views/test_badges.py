@@ -108,9 +108,14 @@ class Page(HTMLParser):
 
 
 def cells(view: dict[str, Any]) -> dict[str, list[list[tuple[str, str | None]]]]:
-    """The JSON's tables in the page's form: (text, badge) per cell."""
-    return {t["title"]: [[(c["text"], c.get("badge")) if isinstance(c, dict) else (c, None) for c in row]
-                         for row in t["rows"]] for t in view["tables"]}
+    """The JSON's tables in the page's form: (text, badge) per cell; a cell of several badges
+    (Supabase's services) as the page reads it: their texts run together, the last one's badge."""
+    def one(c: Any) -> tuple[str, str | None]:
+        if isinstance(c, dict) and c.get("badges"):
+            return "".join(b["text"] for b in c["badges"]), c["badges"][-1]["badge"]
+        return (c["text"], c.get("badge")) if isinstance(c, dict) else (c, None)
+
+    return {t["title"]: [[one(c) for c in row] for row in t["rows"]] for t in view["tables"]}
 
 
 def row_of(view: dict[str, Any], table: str, name: str) -> list[Any]:
@@ -184,6 +189,9 @@ def test_infra_badges_are_the_plugins_verdicts(served: httpx.Client,
     view, page = fetch(served, "infra")
     assert_page_matches_json(view, page)
     # the three cases of the issue: red, saying why, where the vendors' status fields say fine
+    services = row_of(view, "Supabase projects", trouble["project"])[3]["badges"]  # issue 17: unhealthy first
+    assert [b["badge"] for b in services[:2]] == ["bad", "bad"] and {b["badge"] for b in services[2:]} == {"ok"}
+    assert services[0]["text"].startswith("realtime: ") and services[1]["text"].startswith("storage: ")
     status = row_of(view, "Supabase projects", trouble["project"])[1]
     assert status == {"text": "realtime, storage unhealthy", "badge": "bad"}
     assert row_of(view, "Cloudflare zones", trouble["zone"])[1] == {"text": "paused", "badge": "bad"}

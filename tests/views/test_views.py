@@ -91,8 +91,22 @@ def test_empty_states_name_the_integration_to_connect() -> None:
     for name, plugins in expect.items():
         view = build.build(name, nothing)
         assert view["empty"] is not None and [c["id"] for c in view["empty"]["connect"]] == plugins
-        assert view["empty"]["message"].startswith("No ") and "Connect " in view["empty"]["message"]
+        assert "not connected" in view["empty"]["message"] and "Connect " in view["empty"]["message"]
+        assert view["empty"]["state"] == "not_connected"
     assert build.dashboard(nothing)["empty"]["connect"]
+
+
+def test_empty_states_say_connected_or_disabled() -> None:
+    """Issue 17: "No errors yet" only when connected; a configured but disabled Sentry says so
+    instead of offering to connect it."""
+    connected = [Current(id="sentry", name="Sentry", enabled=True, configured=True, interval=60, state=None,
+                         data=None)]
+    empty = build.errors(connected)["empty"]
+    assert empty["message"] == "No errors yet." and empty["connect"] == [] and empty["state"] == "connected"
+    off = [Current(id="sentry", name="Sentry", enabled=False, configured=True, interval=60, state=None, data=None)]
+    empty = build.errors(off)["empty"]
+    assert empty["state"] == "disabled" and "Sentry is disabled" in empty["message"]
+    assert empty["connect"] == [] and [e["id"] for e in empty["enable"]] == ["sentry"]
 
 
 def _cli(*args: str) -> subprocess.CompletedProcess[str]:

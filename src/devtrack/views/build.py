@@ -22,6 +22,7 @@ from typing import Any
 
 from ..integrations.contract import utcnow
 from .conditions import badge, condition
+from . import timeline as timeline_items
 from .current import Current
 
 View = dict[str, Any]
@@ -71,6 +72,8 @@ def fmt(value: Any, key: str = "") -> str:
         return "yes" if value else "no"
     if isinstance(value, float):
         if "usd" in key or "cost" in key:
+            if 0 < abs(value) < 0.01:  # a fraction of a cent is not $0.00
+                return f"${value:.4f}".rstrip("0")
             return f"${value:,.2f}"
         if "rate" in key and value <= 1:
             return f"{value:.0%}"
@@ -127,16 +130,44 @@ def source(c: Current, now: datetime) -> dict[str, Any]:
     }
 
 
-def _empty(names: list[tuple[str, str]], what: str) -> dict[str, Any]:
+def _empty(names: list[tuple[str, str]], what: str, current: list[Current] | None = None) -> dict[str, Any]:
+    """What an empty view says: "No … yet" when a source is connected (it has nothing yet),
+    that a configured source is disabled, else which ones to connect."""
+    mine = [c for c in current or [] if c.plugin in {pid for pid, _ in names}]
+    if any(c.enabled and c.configured for c in mine):
+        return {"message": f"No {what} yet.", "connect": [], "state": "connected"}
+    disabled = [c for c in mine if c.configured and not c.enabled]
+    if disabled:
+        listed = " and ".join(c.name for c in disabled)
+        return {"message": f"{listed} {'is' if len(disabled) == 1 else 'are'} disabled: enable "
+                           f"{'it' if len(disabled) == 1 else 'them'} in Settings to see {what} here.",
+                "connect": [], "enable": [{"id": c.id, "name": c.name, "url": f"/settings/integrations/{c.id}"}
+                                          for c in disabled], "state": "disabled"}
     listed = " or ".join(n for _, n in names)
     return {
-        "message": f"No {what} yet. Connect {listed} to see them here.",
+        "message": f"{listed} {'is' if len(names) == 1 else 'are'} not connected. Connect {listed} to see {what} here.",
         "connect": [{"id": pid, "name": n, "url": f"/settings/integrations/{pid}"} for pid, n in names],
+        "state": "not_connected",
     }
 
 
 def _day_keys(now: datetime, days: int = CHART_DAYS) -> list[str]:
     return [(now - timedelta(days=d)).strftime("%Y-%m-%d") for d in range(days - 1, -1, -1)]
+
+
+#: A chart's axis starts at its first day with data, but never spans fewer days than this.
+MIN_CHART_DAYS = 7
+
+
+def _spanned(days: list[str], has_data: Callable[[str], bool]) -> list[str]:
+    """The days from the first with data to today (at least :data:`MIN_CHART_DAYS`), so an
+    axis spans the data instead of weeks of nothing."""
+    first = next((i for i, d in enumerate(days) if has_data(d)), len(days))
+    return days[min(first, max(0, len(days) - MIN_CHART_DAYS)):]
+
+
+def _period(days: list[str]) -> str:
+    return f"last {len(days)} days"
 
 
 Used = dict[str, list[Current]]
@@ -258,6 +289,8 @@ def dashboard(current: list[Current], now: datetime | None = None, timeline: int
         "cards": cards,
         "disabled": [{"id": c.id, "name": c.name} for c in shown if not c.enabled],
         "timeline": events[:timeline],
+        # one time axis: deploys per connection, new errors, CI runs, incidents (views.timeline)
+        "timeline_chart": timeline_items.build([c for c in shown if c.enabled], now),
         "empty": None if any(c.data for c in shown) else {
             "message": "Nothing refreshed yet. Connect an integration in Settings, then refresh.",
             "connect": [{"id": c.id, "name": c.name, "url": f"/settings/integrations/{c.id}"}
@@ -277,10 +310,11 @@ def deployments(current: list[Current], now: datetime | None = None, limit: int 
     owned.sort(key=lambda cpd: cpd[2].created_at.timestamp() if cpd[2].created_at else 0.0, reverse=True)
     items = [d for _, _, d in owned]
     if not items:
-        view["empty"] = _empty([("vercel", "Vercel"), ("cloudflare", "Cloudflare Pages")], "deployments")
+        view["empty"] = _empty([("vercel", "Vercel"), ("cloudflare", "Cloudflare Pages")], "deployments", current)
         return view
     states = Counter(d.state for d in items)
-    view["summary"] = [{"label": s, "value": fmt(n)} for s, n in states.most_common()]
+    view["summary"] = [{"label": "deployments read (newest)", "value": fmt(len(items))}] + [
+        {"label": f"{s} {'deploy' if n == 1 else 'deploys'}", "value": fmt(n)} for s, n in states.most_common()]
     days = _day_keys(now)
     per_day: dict[str, Counter[str]] = {d: Counter() for d in days}
     for d in items:
@@ -288,9 +322,11 @@ def deployments(current: list[Current], now: datetime | None = None, limit: int 
             key = d.created_at.strftime("%Y-%m-%d")
             if key in per_day:
                 per_day[key][d.state] += 1
-    order = [s for s in ("ready", "error", "canceled", "building", "queued") if states.get(s)]
+    order = [s for s in ("ready", "error", "canceled", "deleted", "building", "queued") if states.get(s)]
+    days = _spanned(days, lambda d: bool(per_day[d]))
     view["charts"].append({
-        "id": "deploy-outcomes", "title": "Deploy outcomes per day", "kind": "stacked", "unit": "deploys",
+        "id": "deploy-outcomes", "title": f"Deploy outcomes per day ({_period(days)})", "kind": "stacked",
+        "unit": "deploys",
         "labels": days, "series": {s: [per_day[d][s] for d in days] for s in order},
     })
     view["tables"].append(_table(
@@ -313,7 +349,7 @@ def errors(current: list[Current], now: datetime | None = None, limit: int = 100
     pairs.sort(key=lambda ce: ce[1].last_seen.timestamp() if ce[1].last_seen else 0.0, reverse=True)
     items = [e for _, e in pairs]
     if not items:
-        view["empty"] = _empty([("sentry", "Sentry")], "errors")
+        view["empty"] = _empty([("sentry", "Sentry")], "errors", current)
         return view
     # Sentry's own total (its X-Hits) can exceed what the plugin read, which can exceed the rows.
     total = 0
@@ -331,8 +367,9 @@ def errors(current: list[Current], now: datetime | None = None, limit: int = 100
     ]
     days = _day_keys(now)
     first = Counter(e.first_seen.strftime("%Y-%m-%d") for e in items if e.first_seen)
+    days = _spanned(days, lambda d: bool(first.get(d)))
     view["charts"].append({
-        "id": "errors-per-day", "title": "New issues per day (first seen)", "kind": "bars", "unit": "issues",
+        "id": "errors-per-day", "title": f"New issues per day (first seen, {_period(days)})", "kind": "bars", "unit": "issues",
         "labels": days, "series": {"issues": [first.get(d, 0) for d in days]},
     })
     view["tables"].append(_table(
@@ -355,7 +392,7 @@ def code(current: list[Current], now: datetime | None = None, limit: int = 50,
     view, used = _base("code", current, now, connection)
     with_data = [c for c in used.get("github", []) if c.data is not None]
     if not with_data:
-        view["empty"] = _empty([("github", "GitHub")], "repository data")
+        view["empty"] = _empty([("github", "GitHub")], "repository data", current)
         return view
     main = with_data[0]
     assert main.data is not None
@@ -413,6 +450,24 @@ def code(current: list[Current], now: datetime | None = None, limit: int = 50,
 # ---------------------------------------------------------------------- infrastructure
 
 
+def _services(services: dict[str, str]) -> Cell:
+    """A Supabase project's services as one badge each, the unhealthy ones first."""
+    if not services:
+        return "–"
+    healthy = {k: str(v).upper() == "ACTIVE_HEALTHY" for k, v in services.items()}
+    ordered = sorted(services, key=lambda k: (healthy[k], k))
+    return {"text": ", ".join(f"{k}: {services[k]}" for k in ordered),
+            "badges": [{"text": k if healthy[k] else f"{k}: {str(services[k]).lower().replace('_', ' ')}",
+                        "badge": "ok" if healthy[k] else "bad"} for k in ordered]}
+
+
+def _health(health: str | None) -> Cell:
+    """An EC2 status check: "impaired" stands out, the others stay plain."""
+    if not health:
+        return ""
+    return _cell(health, badge="bad") if health == "impaired" else health
+
+
 def infra(current: list[Current], now: datetime | None = None, connection: str | None = None) -> View:
     now = now or utcnow()
     view, used = _base("infra", current, now, connection)
@@ -425,7 +480,7 @@ def infra(current: list[Current], now: datetime | None = None, connection: str |
         view["tables"].append(_table(
             view, "EC2 instances", ["Name", "ID", "State", "Type", "Region", "Public IP", "Health"],
             [(c, [i.name or "", i.id, _verdict("aws-ec2", "instances", i), i.type or "",
-                  i.region or "", i.public_ip or "", i.health or ""]) for c, i in instances]))
+                  i.region or "", i.public_ip or "", _health(i.health)]) for c, i in instances]))
     if databases:
         view["tables"].append(_table(
             view, "Upstash databases", ["Name", "State", "Type", "Region", "Requests/month", "Storage"],
@@ -436,7 +491,7 @@ def infra(current: list[Current], now: datetime | None = None, connection: str |
         view["tables"].append(_table(
             view, "Supabase projects", ["Project", "Status", "Region", "Services"],
             [(c, [_cell(p.name, p.url), _verdict("supabase", "projects", p), p.region or "",
-                  ", ".join(f"{k}: {v}" for k, v in sorted(p.services.items())) or "–"]) for c, p in projects]))
+                  _services(p.services)]) for c, p in projects]))
     if zones:
         view["tables"].append(_table(
             view, "Cloudflare zones", ["Zone", "Status", "Plan"],
@@ -455,7 +510,7 @@ def infra(current: list[Current], now: datetime | None = None, connection: str |
                      "zones": _judged("cloudflare", "zones", zones), "workers": _dump(workers)}
     if not view["tables"]:
         view["empty"] = _empty([("aws-ec2", "AWS EC2"), ("upstash", "Upstash"), ("supabase", "Supabase"),
-                                ("cloudflare", "Cloudflare")], "infrastructure")
+                                ("cloudflare", "Cloudflare")], "infrastructure", current)
     return view
 
 
@@ -467,7 +522,7 @@ def ai(current: list[Current], now: datetime | None = None, connection: str | No
     view, used = _base("ai", current, now, connection)
     usage = _records(used, "helicone", "llm_usage")
     if not usage:
-        view["empty"] = _empty([("helicone", "Helicone")], "AI usage")
+        view["empty"] = _empty([("helicone", "Helicone")], "AI usage", current)
         return view
     by_model: dict[tuple[str, str], dict[str, float]] = defaultdict(
         lambda: {"requests": 0, "cost": 0.0, "tokens": 0})
@@ -489,17 +544,20 @@ def ai(current: list[Current], now: datetime | None = None, connection: str | No
             if u.day:
                 cost[u.day] = cost.get(u.day, 0.0) + u.cost_usd
                 reqs[u.day] = reqs.get(u.day, 0) + u.requests
-    days = _day_keys(now)
+    days = _spanned(_day_keys(now), lambda d: bool(cost.get(d) or reqs.get(d)))
     models = {model for _, model in by_model}
+    model_days = sorted({u.day for _, u in usage if u.model != "all" and getattr(u, "kind", None) != "day" and u.day})
+    today = now.strftime("%Y-%m-%d")
+    model_period = "today" if model_days == [today] else ", ".join(model_days) or "the plugin's window"
     view["summary"] = [
-        {"label": "cost (shown days)", "value": fmt(sum(cost.values()), "cost")},
-        {"label": "requests (shown days)", "value": fmt(sum(reqs.values()))},
-        {"label": "models", "value": fmt(len(models))},
+        {"label": f"cost ({_period(days)})", "value": fmt(sum(cost.get(d, 0.0) for d in days), "cost")},
+        {"label": f"requests ({_period(days)})", "value": fmt(sum(reqs.get(d, 0) for d in days))},
+        {"label": f"models ({model_period})", "value": fmt(len(models))},
     ]
     view["charts"] += [
-        {"id": "cost-per-day", "title": "Cost per day (USD)", "kind": "bars", "unit": "USD",
+        {"id": "cost-per-day", "title": f"Cost per day (USD, {_period(days)})", "kind": "bars", "unit": "USD",
          "labels": days, "series": {"cost": [round(cost.get(d, 0.0), 4) for d in days]}},
-        {"id": "requests-per-day", "title": "Requests per day", "kind": "bars", "unit": "requests",
+        {"id": "requests-per-day", "title": f"Requests per day ({_period(days)})", "kind": "bars", "unit": "requests",
          "labels": days, "series": {"requests": [reqs.get(d, 0) for d in days]}},
     ]
     ranked = sorted(by_model.items(), key=lambda kv: kv[1]["cost"], reverse=True)
@@ -507,10 +565,12 @@ def ai(current: list[Current], now: datetime | None = None, connection: str | No
         view, "Per model", ["Model", "Requests", "Cost", "Tokens"],
         [(owner[cid], [model, fmt(int(a["requests"])), fmt(a["cost"], "cost"), fmt(int(a["tokens"]))])
          for (cid, model), a in ranked]))
+    view["tables"][-1]["period"] = model_period
     view["tables"].append(_table(  # sums over the connections shown
         view, "Per day", ["Day", "Requests", "Cost"],
         [(None, [d, fmt(reqs.get(d, 0)), fmt(float(cost.get(d, 0.0)), "cost")]) for d in reversed(days)
          if d in cost or d in reqs]))
+    view["tables"][-1]["period"] = _period(days)
     view["items"] = {"per_model": [{"model": m, **a} | _conn(owner[cid]) for (cid, m), a in ranked],
                      "per_day": [{"day": d, "requests": reqs.get(d, 0), "cost_usd": cost.get(d, 0.0)}
                                  for d in sorted(set(cost) | set(reqs))]}

@@ -19,8 +19,10 @@ import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from .. import redact
+from ..events import EventBus
 from ..text import plural
 from ..integrations.contract import IntegrationData, ResultKind, utcnow
 from ..integrations.manager import CredentialsInvalid, IntegrationManager
@@ -103,10 +105,13 @@ class Coordinator:
         tick: float = 1.0,
         clock: Callable[[], datetime] = utcnow,
         quiet: bool = False,
+        events: EventBus | None = None,
     ) -> None:
         """``quiet``: the caller reports each refresh's outcome itself (``devtrack views
-        refresh``), so failures and recoveries are logged at debug level, not a second time."""
+        refresh``), so failures and recoveries are logged at debug level, not a second time.
+        ``events``: where each fetch's start, end and stored snapshot are published (live pages)."""
         self.manager = manager
+        self.events = events
         self.store = store
         self.intervals = dict(intervals or {})
         self.max_backoff = max_backoff
@@ -184,18 +189,24 @@ class Coordinator:
         st.refreshing = True
         stored: IntegrationData | None = None
         previous = self.good.get(plugin_id)
+        outcome: dict[str, Any] = {"ok": False, "status": "failing", "error": "error"}
+        self._publish("refresh.started", plugin_id)
         try:
             data = await self.manager.fetch(plugin_id)
             now = self.clock()
             data = data.model_copy(update={"fetched_at": now, "id": plugin_id})
             await asyncio.to_thread(self.store.save, data.model_copy(update={"id": self.keys.key(plugin_id)}))
             stored = data
+            self._publish("snapshot.stored", plugin_id, fetched_at=now.isoformat())
             if data.error is None:
                 self._succeeded(st, data, now)
+                outcome = {"ok": True, "status": data.health.status, "error": None}
             else:
                 fp = await asyncio.to_thread(self.fingerprint, plugin_id) \
                     if data.error.kind == ResultKind.AUTH else None
                 self._failed(st, data, now, fp)
+                outcome = {"ok": False, "status": "needs_attention" if st.needs_attention else "failing",
+                           "error": str(data.error.kind)}
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # the store failed: keep serving memory, try again later
@@ -204,6 +215,7 @@ class Coordinator:
         finally:
             st.refreshing = False
             self._inflight.pop(plugin_id, None)
+            self._publish("refresh.finished", plugin_id, **outcome)
         try:
             await asyncio.to_thread(self.store.save_state, st.model_copy(update={"id": self.keys.key(plugin_id)}))
         except Exception as exc:
@@ -218,6 +230,16 @@ class Coordinator:
                 hook(event)
             except Exception as exc:  # an add-on's failure never breaks refreshing
                 log.error("after the refresh of %s: %s", event.id, redact.format_exception(exc))
+
+    def _publish(self, kind: str, cid: str, **data: Any) -> None:
+        """Tell live pages (never lets a subscriber's trouble fail a refresh)."""
+        if self.events is None:
+            return
+        try:
+            label = self.manager.label(cid)
+        except Exception:
+            label = cid
+        self.events.publish(kind, {"connection": cid, "label": label, **data})
 
     def _succeeded(self, st: PluginState, data: IntegrationData, now: datetime) -> None:
         if st.failures or st.needs_attention:

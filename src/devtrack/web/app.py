@@ -15,8 +15,9 @@ from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 
 from .. import __version__
+from ..events import EventBus
 from ..integrations.manager import IntegrationManager, get_manager
-from . import alerts_routes, api, docs, errors, git_api, pages, views_routes
+from . import alerts_routes, api, docs, errors, events_api, git_api, pages, views_routes
 from .ai import AiProviders, default_ai_providers
 from .render import install_filters
 from .security import ASGIApp, Guard, SecurityMiddleware, default_allowed_hosts
@@ -67,11 +68,13 @@ def create_app(
         "guard": guard,
         "ai": ai or default_ai_providers(manager),
         "templates": templates,
+        "events": EventBus(),  # live pages: the coordinator (and alerts) publish, /api/v1/events streams
     }
     for key, value in state.items():
         setattr(app.state, key, value)
     app.include_router(api.router)
     app.include_router(git_api.router)
+    app.include_router(events_api.router)
     views_routes.install(app, manager)  # native views (issue 8): owns "/", so before pages
     alerts_routes.install(app)  # the Alerts page, its API and the dashboard's open incidents
     app.include_router(pages.router)

@@ -99,11 +99,25 @@ def _integrations_page(
         }
     return _render(
         request, "integrations.html", status_code,
-        statuses=statuses, selected=selected, errors=errors or {}, adding=adding,
+        statuses=statuses, selected=selected, errors=errors or {}, adding=adding, refreshed=_refreshed(request),
         flash=request.query_params.get("flash", ""), removed=request.query_params.get("removed", ""),
         kept_in_file=request.query_params.get("kept") == "file",
         problems=manager.registry.problems, warnings=manager.store.warnings(),
     )
+
+
+def _refreshed(request: Request) -> dict[str, dict[str, Any]]:
+    """Each connection's last background refresh (``ok``, ``when``), while ``devtrack serve``'s
+    coordinator runs: the status dot shows it when it is newer than the last test."""
+    runtime = getattr(request.app.state, "views", None)
+    if runtime is None or runtime.refresher is None:
+        return {}
+    out: dict[str, dict[str, Any]] = {}
+    for c in runtime.current():
+        st = c.state
+        if st is not None and st.last_attempt is not None:
+            out[c.id] = {"ok": st.error is None and not st.needs_attention, "when": st.last_attempt}
+    return out
 
 
 @router.get("/settings/integrations", response_class=HTMLResponse)

@@ -36,6 +36,8 @@ HEADER_TIMEOUT = 10.0
 DRAIN_TIMEOUT = 2.0
 #: Largest request head (request line plus headers) in bytes; more is answered 400.
 MAX_HEAD_BYTES = 16 * 1024
+#: Seconds shutdown waits for responses still running (event streams end at once, see below).
+SHUTDOWN_GRACE = 5.0
 
 
 class HeaderDeadline(H11Protocol):
@@ -115,6 +117,22 @@ def url_of(sock: socket.socket) -> str:
     return f"http://{shown}:{port}/"
 
 
+def _server_class() -> Any:
+    import uvicorn
+
+    class Server(uvicorn.Server):
+        """uvicorn's server, which first ends the app's open event streams when it shuts down:
+        uvicorn waits for every response to finish, and a stream never does by itself."""
+
+        async def shutdown(self, sockets: Any = None) -> None:
+            bus = getattr(getattr(self.config.app, "state", None), "events", None)
+            if bus is not None:
+                bus.close()
+            await super().shutdown(sockets)
+
+    return Server
+
+
 def make_server(app: Any, *, log_level: str = "warning", access_log: bool = False,
                 header_timeout: float = HEADER_TIMEOUT, drain_timeout: float = DRAIN_TIMEOUT) -> Any:
     """A uvicorn server that trusts no proxy headers, logs through the redactor and closes
@@ -127,8 +145,9 @@ def make_server(app: Any, *, log_level: str = "warning", access_log: bool = Fals
         app, log_level=log_level, access_log=access_log, proxy_headers=False,
         server_header=False, date_header=False, lifespan="off", http=protocol,
         h11_max_incomplete_event_size=MAX_HEAD_BYTES,
+        timeout_graceful_shutdown=SHUTDOWN_GRACE,
     )
-    server = uvicorn.Server(config)
+    server = _server_class()(config)
     for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
         redact.install_logging_filter(logging.getLogger(name))
     return server

@@ -15,9 +15,10 @@ from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from markupsafe import Markup
 
+from ..events import EventBus
 from ..integrations.manager import IntegrationManager
 from ..views import build as views
-from ..views.charts import svg
+from ..views.charts import svg, timeline_svg, tip
 from ..views.current import Current, from_store
 from ..views.store import SnapshotStore, open_store
 from .errors import error_response
@@ -33,8 +34,10 @@ PAGES = {"dashboard": "/", "deployments": "/deployments", "errors": "/errors", "
 class ViewsRuntime:
     """Where the views read from: a running coordinator, else the store (opened on first use)."""
 
-    def __init__(self, manager: IntegrationManager, store_url: str | None = None) -> None:
+    def __init__(self, manager: IntegrationManager, store_url: str | None = None,
+                 events: EventBus | None = None) -> None:
         self.manager = manager
+        self.events = events  # the app's bus: the coordinator publishes its refreshes there
         self.store_url = store_url
         self._store: SnapshotStore | None = None
         self._lock = threading.Lock()
@@ -61,6 +64,7 @@ class ViewsRuntime:
         from ..alerts import attach
         from ..views.coordinator import Coordinator, RefreshThread
 
+        coordinator_options.setdefault("events", self.events)
         coordinator = Coordinator(self.manager, self.store, **coordinator_options)
         self.alerts = attach(coordinator)  # the alert rules run after every stored refresh
         self.refresher = RefreshThread(coordinator).start()
@@ -77,11 +81,13 @@ class ViewsRuntime:
 
 def install(app: FastAPI, manager: IntegrationManager) -> ViewsRuntime:
     """Add the views to an app (before the Settings router, so the dashboard owns ``/``)."""
-    runtime = ViewsRuntime(manager)
+    runtime = ViewsRuntime(manager, events=app.state.events)
     app.state.views = runtime
     app.include_router(router)
     app.state.templates.env.filters["since"] = views.since
     app.state.templates.env.filters["chart"] = lambda chart: Markup(svg(chart))
+    app.state.templates.env.filters["timeline"] = lambda tl: Markup(timeline_svg(tl))
+    app.state.templates.env.filters["tip"] = tip
     return runtime
 
 
@@ -150,14 +156,17 @@ async def refresh_form(request: Request) -> Response:
                             status_code=303)
 
 
-def _trigger(request: Request, plugin: str | None) -> bool:
+def _trigger(request: Request, plugin: str | None) -> list[str] | None:
+    """Start a refresh of one connection or all that can be fetched; the ids started (``None``:
+    no coordinator runs here)."""
     runtime = _runtime(request)
     if plugin is not None:
         runtime.manager.require(plugin)  # an unknown connection → 404 through the app's handler
     if runtime.refresher is None:
-        return False
-    runtime.refresher.trigger([plugin] if plugin else None)
-    return True
+        return None
+    ids = [plugin] if plugin else runtime.manager.fetchable()
+    runtime.refresher.trigger(ids)
+    return ids
 
 
 # ---------------------------------------------------------------------- JSON
@@ -180,8 +189,12 @@ def get_view(name: str, request: Request) -> Any:
 
 @router.post("/api/v1/views/refresh", tags=["views"], status_code=202)
 def refresh_api(request: Request, plugin: str | None = None) -> Any:
-    """Start a refresh now (one plugin or all) without waiting for it; poll the views for the result."""
-    if not _trigger(request, plugin):
+    """Start a refresh now (one connection or all) without waiting for it; ``connections`` lists
+    those started, and ``/api/v1/events`` tells when each has finished."""
+    ids = _trigger(request, plugin)
+    if ids is None:
         return error_response(request, 409, "unavailable",
                               "no refresh coordinator is running in this process (it runs in devtrack serve)")
-    return {"ok": True, "started": plugin or "all"}
+    manager = _runtime(request).manager
+    return {"ok": True, "started": plugin or "all",
+            "connections": [{"id": cid, "label": manager.label(cid)} for cid in ids]}
