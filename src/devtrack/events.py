@@ -19,7 +19,9 @@ Event kinds (``kind``, then the keys of ``data``):
   ``error`` (the result kind, or ``None``);
 - ``snapshot.stored``: its snapshot was written — ``connection``, ``fetched_at`` (ISO time);
 - ``alert.opened`` / ``alert.resolved``: an alert incident began or ended (published by the
-  alerts add-on) — ``id``, ``title``, ``connection`` (may be ``None``), ``severity``, ``time``.
+  alerts add-on) — ``id``, ``title``, ``connection`` (may be ``None``), ``rule``, ``severity``
+  (``error`` when opened, ``info`` when resolved), ``time``. Pages re-fetch their ``data-live``
+  regions on these, as after a refresh (the dashboard's banner, the Alerts page's lists).
 
 Data must be JSON-serialisable and must never carry a secret (the stream is a new surface of
 the leak scan).

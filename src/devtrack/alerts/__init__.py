@@ -27,9 +27,16 @@ __all__ = ["attach", "add_listener", "remove_listener", "IncidentEvent", "Listen
 
 def attach(coordinator: Coordinator, **options: Any) -> AlertEngine:
     """Run the alert rules after every refresh ``coordinator`` stores; returns the engine
-    (``engine.close()`` when done: it waits a little for deliveries in flight)."""
+    (``engine.close()`` when done: it waits a little for deliveries in flight).
+
+    A coordinator with an event bus (``devtrack serve``'s) hears each incident there too, as
+    ``alert.opened`` / ``alert.resolved``, so live pages update their banner and Alerts page."""
     from .engine import AlertEngine
+    from .events import bus_event
 
     engine = AlertEngine(coordinator.manager, coordinator.store, **options)
+    bus = getattr(coordinator, "events", None)
+    if bus is not None:
+        engine.listeners.append(lambda event: bus.publish(*bus_event(event)))
     coordinator.post_refresh.append(engine.on_refresh)
     return engine

@@ -21,7 +21,7 @@ from ..integrations.contract import IntegrationData, utcnow
 from ..store_errors import CredentialStoreError
 from . import config
 from .delivery import Dispatcher, Sender
-from .events import IncidentEvent, emit
+from .events import IncidentEvent, Listener, emit
 from .incidents import Incident, Incidents
 from .rules import RULES, Context, Finding, Rule, applies
 
@@ -59,6 +59,9 @@ class AlertEngine:
         self.incidents = Incidents(store)
         self.incidents.prune()
         self._lock = threading.Lock()
+        #: This engine's own listeners (``attach`` adds its coordinator's event bus here, so two
+        #: apps in one process never hear each other's incidents).
+        self.listeners: list[Listener] = []
         try:
             if config.read(manager.store)["channels"]:
                 config.register_secrets(manager.store)
@@ -192,7 +195,7 @@ class AlertEngine:
         else:
             for name in channels:
                 self.incidents.enqueue(inc.id, kind, name, subject, body, time.time())
-        emit(event)
+        emit(event, self.listeners)
         return event
 
     # ------------------------------------------------------------------ lifecycle

@@ -30,6 +30,19 @@ class IncidentEvent:
 
 Listener = Callable[[IncidentEvent], None]
 
+#: The live event bus's kind (``devtrack.events``) of each incident event.
+BUS_KINDS = {"started": "alert.opened", "resolved": "alert.resolved"}
+
+
+def bus_event(event: IncidentEvent) -> tuple[str, dict[str, Any]]:
+    """The bus's ``(kind, data)`` of an incident event: the documented keys only (no message,
+    no subject: they may quote what a rule saw), the title redacted once more."""
+    from ..redact import redactor
+
+    return BUS_KINDS[event.kind], {
+        "id": event.incident_id, "title": redactor(event.title), "connection": event.connection or None,
+        "rule": event.rule, "severity": "error" if event.kind == "started" else "info", "time": event.time}
+
 _listeners: list[Listener] = []
 _lock = threading.Lock()
 
@@ -46,12 +59,13 @@ def remove_listener(callback: Listener) -> None:
             _listeners.remove(callback)
 
 
-def emit(event: IncidentEvent) -> None:
+def emit(event: IncidentEvent, own: list[Listener] | None = None) -> None:
+    """Call every process-wide listener, then ``own`` (one engine's: its web app's bus)."""
     from ..redact import format_exception
 
     with _lock:
         listeners = list(_listeners)
-    for callback in listeners:
+    for callback in [*listeners, *(own or [])]:
         try:
             callback(event)
         except Exception as exc:  # a listener never breaks alerting

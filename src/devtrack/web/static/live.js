@@ -1,6 +1,8 @@
 // Live pages: every page subscribes to /api/v1/events (server-sent events) and, when a
-// connection's refresh finishes, fetches the page again and swaps the regions marked
-// data-live="NAME" whose content changed, so cards, tables and the timeline update in place.
+// connection's refresh finishes or an alert incident opens or resolves, fetches the page again
+// and swaps the regions marked data-live="NAME" whose content changed, so cards, tables, the
+// timeline, the open-incidents banner and the Alerts page's lists update in place. One fetch at
+// a time: an event during a fetch fetches again after it (an older answer never wins).
 // "Refresh now" starts the refresh through the JSON API and shows each connection's progress
 // until all are done. Without this script every page still works: the form posts and the
 // page is served again. EventSource resumes after a drop with Last-Event-ID by itself; if the
@@ -11,6 +13,8 @@
   var lastId = null;
   var source = null;
   var swapTimer = null;
+  var fetching = false;  // a page fetch is in flight
+  var again = false;     // an event came meanwhile: fetch once more when it ends
   var running = {};   // connection id -> label, of the refresh "Refresh now" started
   var pending = 0;
   var early = null;   // finished before the API said what it started: id -> ok
@@ -29,6 +33,8 @@
   function swap() {
     swapTimer = null;
     if (!document.querySelector("[data-live]")) { return; }
+    if (fetching) { again = true; return; }
+    fetching = true;
     fetch(location.href, { credentials: "same-origin", headers: { "Accept": "text/html" } })
       .then(function (resp) { return resp.ok ? resp.text() : null; })
       .then(function (html) {
@@ -45,7 +51,11 @@
         });
         document.dispatchEvent(new CustomEvent("devtrack:updated"));
       })
-      .catch(function () { /* the next event tries again */ });
+      .catch(function () { /* the next event tries again */ })
+      .then(function () {
+        fetching = false;
+        if (again) { again = false; soon(); }
+      });
   }
 
   function focusKey(el) {
