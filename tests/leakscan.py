@@ -193,7 +193,7 @@ def channel_secrets(doc: Any) -> set[str]:
     out: set[str] = set()
     for entry in (channels or {}).values() if isinstance(channels, dict) else []:
         url = entry.get("url") if isinstance(entry, dict) else None
-        if isinstance(url, str) and url:
+        if isinstance(url, str) and url and not is_reference(url):  # "env:X" says where it is
             try:
                 parts = urlsplit(url)
                 password = parts.password

@@ -47,8 +47,25 @@ def _ai_providers(doc: Doc) -> Iterable[Location]:
             yield Location(("ai_providers", pid, "api_key"), f"AI provider {pid} key", f"ai:{pid}/api_key")
 
 
+def _alert_channels(doc: Doc) -> Iterable[Location]:
+    """Each alert channel's Apprise URL (it holds its service's secrets): ``alerts.channels.<name>.url``.
+
+    Here, not in the alerts add-on: ``move-secrets`` and the diagnostics bundle must find them
+    without importing it (the path is all a locator knows)."""
+    alerts = doc.get("alerts")
+    channels = alerts.get("channels") if isinstance(alerts, dict) else None
+    for name, entry in sorted(channels.items()) if isinstance(channels, dict) else []:
+        if isinstance(entry, dict) and isinstance(entry.get("url"), str):
+            yield Location(("alerts", "channels", name, "url"), f"alert channel {name} URL", channel_account(name))
+
+
+def channel_account(name: str) -> str:
+    """The keychain account of a channel's URL, without the file's id."""
+    return f"alerts:{name}/url"
+
+
 #: Locators of secrets that need no registry; the integration manager adds its own per call.
-LOCATORS: list[Locator] = [_ai_providers]
+LOCATORS: list[Locator] = [_ai_providers, _alert_channels]
 
 
 def section(doc: Doc) -> dict[str, Any]:

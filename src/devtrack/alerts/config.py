@@ -13,9 +13,11 @@ written over it.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from .. import secretrefs
 from ..credentials import CredentialStore, StoreCorrupt
 
 SECTION = "alerts"
@@ -59,16 +61,38 @@ def update(store: CredentialStore, change: Any) -> Any:
     return store.update(lambda doc: change(section(doc, store.path)))
 
 
-def register_secrets(store: CredentialStore) -> dict[str, Any]:
-    """Read the section and register every channel URL's secrets with the redactor."""
+def register_url(url: str) -> None:
+    """Register a channel URL's secrets with the redactor (the whole URL if Apprise cannot read it)."""
     from . import channels
 
+    try:
+        channels.register(url)
+    except Exception:  # a URL Apprise no longer reads: mask it whole at least
+        from .. import redact
+
+        redact.register([url])
+
+
+def resolve(stored: str, environ: Mapping[str, str] | None = None) -> str:
+    """The URL a stored channel value stands for: a reference (``env:``, ``file:``, ``op://``,
+    ``keyring:``) read now, its secrets registered with the redactor; a literal as itself.
+    Raises :class:`secretrefs.Unresolvable` naming the reference."""
+    ref = secretrefs.parse(stored)
+    if ref is None:
+        return secretrefs.literal(stored)
+    url = secretrefs.resolve(ref, environ)
+    register_url(url)
+    return url
+
+
+def register_secrets(store: CredentialStore, environ: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """Read the section and register every channel URL's secrets with the redactor (a reference's
+    value too, where it resolves now; one that does not is reported when its channel sends)."""
     alerts = read(store)
     for entry in alerts["channels"].values():
         try:
-            channels.register(entry["url"])
-        except Exception:  # a URL Apprise no longer reads: mask it whole at least
-            from .. import redact
-
-            redact.register([entry["url"]])
+            url = resolve(entry["url"], environ)
+        except secretrefs.Unresolvable:
+            continue
+        register_url(url)
     return alerts

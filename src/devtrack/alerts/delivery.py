@@ -48,7 +48,7 @@ class Dispatcher:
         self.incidents = incidents
         self.channels = channels
         self.rate = rate
-        self.sender: Sender = sender or _apprise_send
+        self.sender: Sender = sender or apprise_send
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._busy: set[int] = set()
@@ -180,7 +180,7 @@ class Dispatcher:
             self._sending[channel] = max(0, self._sending.get(channel, 0) - 1)
 
 
-def _apprise_send(url: str, title: str, body: str, kind: str) -> None:
+def apprise_send(url: str, title: str, body: str, kind: str) -> None:
     from .channels import send
 
     send(url, title, body, kind)

@@ -20,7 +20,7 @@ from ..integrations.connections import label as connection_label
 from ..integrations.contract import IntegrationData, utcnow
 from ..store_errors import CredentialStoreError
 from . import config
-from .delivery import Dispatcher, Sender
+from .delivery import Dispatcher, Sender, apprise_send
 from .events import IncidentEvent, Listener, emit
 from .incidents import Incident, Incidents
 from .rules import RULES, Context, Finding, Rule, applies
@@ -64,12 +64,20 @@ class AlertEngine:
         self.listeners: list[Listener] = []
         try:
             if config.read(manager.store)["channels"]:
-                config.register_secrets(manager.store)
+                config.register_secrets(manager.store, manager.environ)
         except CredentialStoreError as exc:  # refreshing goes on; each evaluation says it again
             log.error("alerts: %s", exc)
-        self.dispatcher = Dispatcher(self.incidents, self._channels, self._rate, sender)
+        self.dispatcher = Dispatcher(self.incidents, self._channels, self._rate, self._resolving(sender or apprise_send))
         if deliver:
             self.dispatcher.start()
+
+    def _resolving(self, sender: Sender) -> Sender:
+        """``sender`` given the URL a channel's stored value stands for: a reference is read at
+        each send, so one that does not resolve fails that channel's message with the reason
+        (naming the reference) and every other channel still delivers."""
+        def send(stored: str, title: str, body: str, kind: str) -> None:
+            sender(config.resolve(stored, self.manager.environ), title, body, kind)
+        return send
 
     def _channels(self) -> dict[str, str]:
         return {name: entry["url"] for name, entry in config.read(self.manager.store)["channels"].items()}

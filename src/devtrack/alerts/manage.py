@@ -7,10 +7,12 @@ settings live there) and, where it needs incidents or history, the snapshot stor
 
 from __future__ import annotations
 
+import logging
 import re
 from datetime import datetime, timedelta
 from typing import Any
 
+from .. import redact, secretrefs, secretstore
 from ..credentials import CredentialStore
 from ..integrations.contract import utcnow
 from ..views.store import SnapshotStore
@@ -19,6 +21,7 @@ from .engine import rule_settings
 from .incidents import Incidents
 from .rules import RULES
 
+log = logging.getLogger(__name__)
 
 class AlertsError(ValueError):
     """Input refused; the message says why and what to type instead. ``kind`` as in ``--json``."""
@@ -39,38 +42,79 @@ def _free_name(existing: dict[str, Any], service: str) -> str:
     return name
 
 
-def add_channel(store: CredentialStore, url: str, name: str | None = None) -> dict[str, Any]:
-    """Check ``url`` with Apprise, then store it; nothing is written if either step refuses."""
+def _real_url(url: str) -> tuple[str, secretrefs.Reference | None]:
+    """The URL a typed value stands for (a reference read now), refused with the reason."""
+    ref = secretrefs.parse(url)
+    if ref is None:
+        return secretrefs.literal(url), None
+    problem = secretrefs.problem(url)
+    if problem:
+        raise AlertsError(problem)
     try:
-        checked = channels.check(url)
+        return config.resolve(url), ref
+    except secretrefs.Unresolvable as exc:
+        raise AlertsError(str(exc)) from None
+
+
+def add_channel(store: CredentialStore, url: str, name: str | None = None) -> dict[str, Any]:
+    """Check ``url`` (or the URL a reference to it stands for) with Apprise, then store it; nothing
+    is written if either step refuses. With the keychain preferred (``secrets.store``), a literal
+    URL goes to the keychain and the file keeps its ``keyring:`` reference, as for other secrets."""
+    url = (url or "").strip()
+    real, ref = _real_url(url) if url else (url, None)
+    try:
+        checked = channels.check(real)
     except channels.InvalidChannel as exc:
         raise AlertsError(str(exc)) from None
     if name is not None:
         problem = channels.name_problem(name)
         if problem:
             raise AlertsError(problem)
+    warnings: list[str] = []
 
-    def change(alerts: dict[str, Any]) -> str:
+    def change(doc: dict[str, Any]) -> tuple[str, str]:
+        alerts = config.section(doc, store.path)
         chosen = name or _free_name(alerts["channels"], checked.service)
         if chosen in alerts["channels"]:
             raise AlertsError(f"a channel named {chosen!r} exists already; remove it first or pick another "
                               "name with --name", kind="conflict")
-        alerts["channels"][chosen] = {"url": url.strip(), "added": utcnow().isoformat()}
-        return chosen
+        value, kept = url, "reference" if ref is not None else "file"
+        if ref is None and secretstore.preference(doc) == "keyring":
+            from .. import keychain
 
-    chosen = config.update(store, change)
-    return {"name": chosen, "service": checked.service, "url": checked.masked}
+            acct = f"{secretstore.channel_account(chosen)}@{secretstore.file_id(doc)}"
+            try:
+                keychain.put(acct, real)
+                value, kept = "keyring:" + acct, "keyring"
+            except keychain.KeychainUnavailable as exc:
+                warnings.append(f"{redact.safe_str(exc)}: kept the channel {chosen}'s URL in {store.path} instead "
+                                "of the keychain; move it there later with: devtrack integrations move-secrets "
+                                "--to keyring")
+        alerts["channels"][chosen] = {"url": value, "added": utcnow().isoformat()}
+        return chosen, kept
+
+    chosen, kept = store.update(change)
+    return {"name": chosen, "service": checked.service, "url": ref.shown() if ref else checked.masked,
+            "stored": kept, "warnings": warnings}
 
 
 def list_channels(store: CredentialStore) -> list[dict[str, Any]]:
+    """Every channel, its URL masked; a reference shown as itself ("from env:SLACK_URL"). A
+    reference is read to name its service, except a 1Password one (``op`` may wait to be unlocked)."""
     alerts = config.read(store)
     out = []
     for name, entry in sorted(alerts["channels"].items()):
+        ref = secretrefs.parse(entry["url"])
         try:
-            checked = channels.check(entry["url"])
-            service, masked = checked.service, checked.masked
+            if ref is not None and ref.kind == "op":
+                service, masked = "1Password reference", ref.shown()
+            else:
+                checked = channels.check(config.resolve(entry["url"]))
+                service, masked = checked.service, ref.shown() if ref else checked.masked
+        except secretrefs.Unresolvable as exc:
+            service, masked = "unresolved", f"{ref.shown() if ref else ''} (unusable: {exc})"
         except channels.InvalidChannel as exc:
-            service, masked = "invalid", f"(unusable: {exc})"
+            service, masked = "invalid", (f"{ref.shown()} " if ref else "") + f"(unusable: {exc})"
         out.append({"name": name, "service": service, "url": masked, "added": entry.get("added")})
     return out
 
@@ -82,11 +126,22 @@ def _require_channel(alerts: dict[str, Any], name: str) -> None:
 
 
 def remove_channel(store: CredentialStore, name: str) -> None:
-    def change(alerts: dict[str, Any]) -> None:
+    """Remove a channel; the keychain entry DevTrack made for its URL goes too (best effort)."""
+    def change(doc: dict[str, Any]) -> str | None:
+        alerts = config.section(doc, store.path)
         _require_channel(alerts, name)
-        del alerts["channels"][name]
+        ref = secretrefs.parse(alerts["channels"].pop(name)["url"])
+        own = ref is not None and ref.kind == "keyring" and secretstore.is_own(doc, ref.target)
+        return ref.target if own and ref.target not in secretstore.referenced_accounts(doc) else None  # type: ignore[union-attr]
 
-    config.update(store, change)
+    orphan = store.update(change)
+    if orphan:
+        from .. import keychain
+
+        try:
+            keychain.delete(orphan)
+        except keychain.KeychainUnavailable as exc:
+            log.warning("could not remove %s from the keychain: %s", orphan, redact.safe_str(exc))
 
 
 def test_channels(store: CredentialStore, snapshots: SnapshotStore, name: str | None = None) -> list[dict[str, Any]]:
@@ -103,8 +158,8 @@ def test_channels(store: CredentialStore, snapshots: SnapshotStore, name: str | 
     for n in names:
         body = f"A test message from DevTrack to the channel {n!r}. Alerts will arrive here."
         try:
-            channels.send(alerts["channels"][n]["url"], title, body, "info")
-        except channels.DeliveryFailed as exc:
+            channels.send(config.resolve(alerts["channels"][n]["url"]), title, body, "info")
+        except (channels.DeliveryFailed, secretrefs.Unresolvable) as exc:
             incidents.record("test", "failed", title, channel=n, attempt=1, detail=str(exc))
             out.append({"name": n, "ok": False, "error": str(exc)})
             continue

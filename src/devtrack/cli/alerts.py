@@ -81,6 +81,10 @@ def channels_add(
         emit_json({"ok": True, **added})
         return
     say(markup("[green]✓[/] added channel [bold]{}[/] ({}): {}", added["name"], added["service"], added["url"]))
+    if added["stored"] == "keyring":
+        say("  its URL is in the keychain (secrets.store is keyring)")
+    for warning in added["warnings"]:
+        say(markup("[yellow]![/] {}", warning))
     say(f"  send a test: devtrack alerts channels test {added['name']}")
 
 
