@@ -51,13 +51,15 @@ def current() -> list[Current]:
 
 @pytest.fixture
 def sources() -> Iterator[None]:
+    """The built-in sources only (the alerts add-on fills the incidents slot once imported)."""
     saved = dict(timeline.SOURCES)
+    timeline.SOURCES.pop("incidents", None)
     yield
     timeline.SOURCES.clear()
     timeline.SOURCES.update(saved)
 
 
-def test_one_axis_with_deploys_per_connection_errors_and_ci(current: list[Current]) -> None:
+def test_one_axis_with_deploys_per_connection_errors_and_ci(current: list[Current], sources: None) -> None:
     tl = timeline.build(current, NOW)
     lanes = [lane["id"] for lane in tl["lanes"]]
     assert lanes == ["deploy:vercel", "deploy:vercel:acme", "error", "ci", "incident"]
@@ -75,7 +77,7 @@ def test_one_axis_with_deploys_per_connection_errors_and_ci(current: list[Curren
     assert "commit abc1234 on main" in hover and "TypeError in checkout" in hover
 
 
-def test_the_svg_draws_every_item_with_its_hover_text(current: list[Current]) -> None:
+def test_the_svg_draws_every_item_with_its_hover_text(current: list[Current], sources: None) -> None:
     tl = timeline.build(current, NOW)
     svg = timeline_svg(tl)
     marks = re.findall(r'<g class="mark kind-(\w+) lvl-(\w+)" tabindex="0" role="img" aria-label="([^"]*)"', svg)

@@ -130,6 +130,13 @@ class Incidents:
         rows = self.store.query(f"SELECT {_INCIDENT_COLS} FROM alert_incidents ORDER BY id DESC LIMIT ?", (limit,))
         return [_incident(r) for r in rows]
 
+    def between(self, since: datetime, until: datetime, limit: int = 500) -> list[Incident]:
+        """Incidents open at some moment from ``since`` to ``until``, oldest first (the timeline's)."""
+        rows = self.store.query(f"SELECT {_INCIDENT_COLS} FROM alert_incidents WHERE started_at <= ? AND "
+                                "(resolved_at IS NULL OR resolved_at >= ?) ORDER BY started_at, id LIMIT ?",
+                                (_ts(until), _ts(since), limit))
+        return [_incident(r) for r in rows]
+
     def get(self, incident_id: int) -> Incident | None:
         rows = self.store.query(f"SELECT {_INCIDENT_COLS} FROM alert_incidents WHERE id = ?", (incident_id,))
         return _incident(rows[0]) if rows else None

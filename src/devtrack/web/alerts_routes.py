@@ -156,9 +156,13 @@ async def api_set_rule(rule: str, request: Request, settings: dict[str, Any]) ->
 
 
 def install(app: FastAPI) -> None:
-    """Add the Alerts page and API, and ``open_incidents()`` for the dashboard's banner."""
+    """Add the Alerts page and API, ``open_incidents()`` for the dashboard's banner, and this
+    app's incidents on the dashboard's timeline."""
+    from ..alerts import timeline as alerts_timeline
+
     app.include_router(router)
     app.include_router(api)
+    alerts_timeline.follow(alerts_timeline.app_store(app))
 
     def open_incidents() -> list[dict[str, Any]]:
         try:
