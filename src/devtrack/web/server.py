@@ -34,6 +34,10 @@ DEFAULT_PORT = 8765
 HEADER_TIMEOUT = 10.0
 #: Seconds a connection stays open after a refused body's answer, for the client to read it.
 DRAIN_TIMEOUT = 2.0
+#: The event loop: uvicorn's "auto" is uvloop when installed (``uvicorn[standard]``), else
+#: asyncio. The HTTP parser stays h11 whatever is installed: the header deadline above is
+#: written against h11's connection states.
+LOOP = "auto"
 #: Largest request head (request line plus headers) in bytes; more is answered 400.
 MAX_HEAD_BYTES = 16 * 1024
 
@@ -116,9 +120,10 @@ def url_of(sock: socket.socket) -> str:
 
 
 def make_server(app: Any, *, log_level: str = "warning", access_log: bool = False,
-                header_timeout: float = HEADER_TIMEOUT, drain_timeout: float = DRAIN_TIMEOUT) -> Any:
+                header_timeout: float = HEADER_TIMEOUT, drain_timeout: float = DRAIN_TIMEOUT,
+                loop: str = LOOP) -> Any:
     """A uvicorn server that trusts no proxy headers, logs through the redactor and closes
-    connections that are slow to send their headers."""
+    connections that are slow to send their headers. ``loop``: uvicorn's event loop choice."""
     import uvicorn
 
     protocol = type("HeaderDeadline", (HeaderDeadline,),
@@ -126,7 +131,7 @@ def make_server(app: Any, *, log_level: str = "warning", access_log: bool = Fals
     config = uvicorn.Config(
         app, log_level=log_level, access_log=access_log, proxy_headers=False,
         server_header=False, date_header=False, lifespan="off", http=protocol,
-        h11_max_incomplete_event_size=MAX_HEAD_BYTES,
+        h11_max_incomplete_event_size=MAX_HEAD_BYTES, loop=loop,
     )
     server = uvicorn.Server(config)
     for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
