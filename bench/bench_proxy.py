@@ -119,29 +119,31 @@ async def _stream(host: str, port: int, path: str, auth: str) -> tuple[float, fl
     return started, first, end, size
 
 
-async def _round(url: str, auth: str) -> tuple[float, float, list[tuple[float, float, float, int]]]:
+async def _round(url: str, auth: str, concurrency: int = CONCURRENCY,
+                 duration: float = DURATION) -> tuple[float, float, list[tuple[float, float, float, int]]]:
     """CONCURRENCY workers, each streaming completions one after another for DURATION seconds
     (staggered over the first stream's length, as independent users are): every stream that
     started in the window, with the window's start and end."""
     parts = urlsplit(url)
     host, port = parts.hostname or "", parts.port or 80
     started = time.perf_counter()
-    stop = started + DURATION
+    stop = started + duration
     stagger = WORDS * CHUNK_DELAY
 
     async def worker(i: int) -> list[tuple[float, float, float, int]]:
-        await asyncio.sleep(stagger * i / CONCURRENCY)
+        await asyncio.sleep(stagger * i / concurrency)
         done = []
         while time.perf_counter() < stop:
             done.append(await _stream(host, port, parts.path, auth))
         return done
 
-    got = await asyncio.gather(*(worker(i) for i in range(CONCURRENCY)))
+    got = await asyncio.gather(*(worker(i) for i in range(concurrency)))
     return started, time.perf_counter(), [s for w in got for s in w]
 
 
 def _loadgen(jobs: Any, results: Any) -> None:
-    """Runs rounds on request: (url, key) in, (start, end, streams) out; None stops it."""
+    """Runs rounds on request: (url, key[, concurrency, duration]) in, (start, end, streams)
+    out; None stops it."""
     try:
         import uvloop
 

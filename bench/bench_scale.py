@@ -8,8 +8,9 @@ real sockets (seeded with the ``--scale`` knobs):
 - Vercel with 100, 1,000 and 5,000 deployments;
 - 7, 30 and 90 days of snapshots of those two services (saved hourly, retention applied).
 
-For each size: the fetch's time (medians, freezes left out) and the peak of the memory it
-allocates (tracemalloc, a run of its own), or for history the store's size and the time of
+For each size: the fetch's time (medians, freezes left out), its CPU time (this process and
+the sandbox's: on a machine shared with other work, the steadier measure of what it costs),
+and the peak of the memory it allocates (tracemalloc, a run of its own), or for history the store's size and the time of
 what ``status`` reads. Each step prints its growth factor against the size factor, with the
 verdict "at most linear" (ok) or "over target". At the largest size of every dimension,
 ``devtrack status`` (a fresh interpreter) must answer under 1 s and the dashboard (``GET /``
@@ -204,6 +205,7 @@ def connections(tmp: Path) -> None:
         store_url = f"sqlite:///{tmp / 'connections.db'}"
         _save_all(open_store(store_url), manager, all_ids, results)
         _growth("connections", "fetch time", CONNECTIONS, times, "s")
+        _growth("connections", "fetch CPU time", CONNECTIONS, [t.cpu for t in times], "s", costs=times)
         _growth("connections", "fetch peak memory", CONNECTIONS, peaks, "MB", costs=times)
         _status_and_dashboard(f"{max(CONNECTIONS)} connections", env, store_url, [sb.proc.pid])
 
@@ -225,6 +227,7 @@ def account(tmp: Path, service: str, knob: str, sizes: tuple[int, ...], what: st
                 label = f"{service} with {size:,} {what}"
                 dimension = f"{service} {what}"
                 _growth(dimension, "fetch time", sizes, times, "s")
+                _growth(dimension, "fetch CPU time", sizes, [t.cpu for t in times], "s", costs=times)
                 _growth(dimension, "fetch peak memory", sizes, peaks, "MB", costs=times)
                 _status_and_dashboard(label, sb.env, store_url, [sb.proc.pid])
                 return results

@@ -123,6 +123,8 @@ def report(name: str, measured: Timing | float, baseline: Timing | float, target
         verdict = ""
     else:
         verdict = "ok" if (ratio >= target if higher_is_better else ratio <= target) else "over target"
+    load = os.getloadavg()[0]
+    note = f"{note}; load {load:.1f} on {os.cpu_count()} cores".lstrip("; ")
     line = {
         "benchmark": name,
         "measured": round(m, 4),
