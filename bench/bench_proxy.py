@@ -10,10 +10,13 @@ proxied rounds take turns.
 Targets (issue 15): the proxy adds at most 5 ms to the 99th percentile of the time to first
 streamed byte, and keeps at least 0.95 of the direct throughput.
 
-Event loop of the proxy's server: measured both ways here, asyncio and uvloop (uvicorn's
-"auto" with ``uvicorn[standard]`` installed). uvloop measured faster on this project's 2-core
-machine (see the two sets of rows), so it is what ``devtrack serve`` and ``devtrack ai serve``
-use (``web.server.LOOP``). The HTTP parser stays h11: the header deadline is written against it.
+Event loop of the proxy's server: measured both ways here, asyncio and uvloop (what
+``uvicorn[standard]`` brings). On this project's shared 2-core machine neither measured
+consistently faster: across four runs each won on throughput twice, and the CPU per stream
+was the same (about 4.5 ms, load generator, emulator and proxy together), since the time goes
+to httpx, httpcore and h11 rather than to the loop. So ``devtrack serve`` and ``devtrack ai
+serve`` stay on asyncio (``web.server.LOOP``) and DevTrack gains no dependency. httptools was
+not tried: the header deadline (``web.server.HeaderDeadline``) is written against h11's states.
 """
 
 from __future__ import annotations

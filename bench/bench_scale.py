@@ -72,6 +72,8 @@ def _manager(env: dict[str, str]) -> Any:
     from devtrack.credentials import CredentialStore
     from devtrack.integrations.manager import IntegrationManager
 
+    for key in [k for k in os.environ if k.startswith("DEVTRACK_") and k.endswith("_BASE_URL")]:
+        del os.environ[key]  # a sandbox stopped before this one
     os.environ.update(env)  # the plugins' HTTP layer reads the base URL overrides from here
     return IntegrationManager(store=CredentialStore(env["DEVTRACK_CREDENTIALS"]), environ={**os.environ, **env},
                               deadline=120)
@@ -86,9 +88,9 @@ def _reset(env: dict[str, str]) -> None:
         httpx.post(f"{root}/__sandbox/reset").raise_for_status()
 
 
-def _fetch_cost(manager: Any, ids: list[str], pids: list[int]) -> tuple[Timing, float, list[Any]]:
+def _fetch_cost(manager: Any, ids: list[str], sb: Sandbox) -> tuple[Timing, float, list[Any]]:
     """Median fetch time of ``ids`` together, peak allocated MB of one traced fetch, the data."""
-    env = dict(manager.environ)
+    env, pids = sb.env, [sb.proc.pid]
     _reset(env)
     results = asyncio.run(manager.fetch_many(ids))  # warm-up: imports, connections
     bad = [i for i, r in zip(ids, results) if r.error is not None]
@@ -199,7 +201,7 @@ def connections(tmp: Path) -> None:
             manager.save_credentials(f"vercel:c{n}", values)
         all_ids = ["vercel", *(f"vercel:c{n}" for n in range(2, max(CONNECTIONS) + 1))]
         for size in CONNECTIONS:
-            t, peak, results = _fetch_cost(manager, all_ids[:size], [sb.proc.pid])
+            t, peak, results = _fetch_cost(manager, all_ids[:size], sb)
             times.append(t)
             peaks.append(peak)
         store_url = f"sqlite:///{tmp / 'connections.db'}"
@@ -218,7 +220,7 @@ def account(tmp: Path, service: str, knob: str, sizes: tuple[int, ...], what: st
     for size in sizes:
         with Sandbox(tmp, service, {knob: size}) as sb:
             manager = _manager(sb.env)
-            t, peak, results = _fetch_cost(manager, [service], [sb.proc.pid])
+            t, peak, results = _fetch_cost(manager, [service], sb)
             times.append(t)
             peaks.append(peak)
             if size == max(sizes):
