@@ -11,12 +11,14 @@ Targets (issue 15): the proxy adds at most 5 ms to the 99th percentile of the ti
 streamed byte, and keeps at least 0.95 of the direct throughput.
 
 Event loop of the proxy's server: measured both ways here, asyncio and uvloop (what
-``uvicorn[standard]`` brings). On this project's shared 2-core machine neither measured
-consistently faster: across four runs each won on throughput twice, and the CPU per stream
-was the same (about 4.5 ms, load generator, emulator and proxy together), since the time goes
-to httpx, httpcore and h11 rather than to the loop. So ``devtrack serve`` and ``devtrack ai
-serve`` stay on asyncio (``web.server.LOOP``) and DevTrack gains no dependency. httptools was
-not tried: the header deadline (``web.server.HeaderDeadline``) is written against h11's states.
+``uvicorn[standard]`` brings). On this project's shared 2-core machine (load 12-22 while
+measuring) neither was consistently faster: over four runs uvloop kept more of the direct
+throughput three times (0.26-0.88 against 0.36-0.81) and used a little less CPU per stream
+(11-14 ms against 13-14 ms, load generator, emulator and proxy together), but added as much or
+more to the p99 time to first byte (2,068-3,797 ms against 1,535-3,993 ms). The time goes to
+httpx, httpcore and h11 rather than to the loop, so ``devtrack serve`` and ``devtrack ai serve``
+stay on asyncio (``web.server.LOOP``) and DevTrack gains no dependency. httptools was not
+tried: the header deadline (``web.server.HeaderDeadline``) is written against h11's states.
 """
 
 from __future__ import annotations
