@@ -7,16 +7,17 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-import statistics
 import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Coroutine
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
-from common import CLOCK, report
+from common import Span, Timing, combine, report
 
 from devtrack.credentials import CredentialStore
 from devtrack.integrations.manager import IntegrationManager
@@ -25,10 +26,11 @@ LATENCY = 0.2
 RUNS = 3
 
 
-async def timed(coro: object) -> float:
-    started = time.perf_counter()
-    await coro  # type: ignore[misc]
-    return CLOCK.active(started)
+def timed(coro: Coroutine[Any, Any, Any], pids: list[int]) -> Timing:
+    """One run of ``coro`` in a fresh event loop, with its costs (the sandbox's CPU included)."""
+    with Span(pids) as s:
+        asyncio.run(coro)
+    return s.timing
 
 
 def _sandbox(tmp: Path) -> tuple[subprocess.Popen[bytes], dict[str, str]]:
@@ -56,14 +58,15 @@ def main() -> list[dict]:
             asyncio.run(manager.fetch_many(ids))  # warm-up: imports, clients
             for root in roots:
                 httpx.post(f"{root}/__sandbox/faults", json={"route": "/**", "latency": LATENCY}).raise_for_status()
-            alone = {i: statistics.median(asyncio.run(timed(manager.fetch(i))) for _ in range(RUNS)) for i in ids}
-            together = statistics.median(asyncio.run(timed(manager.fetch_many(ids))) for _ in range(RUNS))
+            pids = [proc.pid]
+            alone = {i: combine([timed(manager.fetch(i), pids) for _ in range(RUNS)]) for i in ids}
+            together = combine([timed(manager.fetch_many(ids), pids) for _ in range(RUNS)])
         finally:
             proc.send_signal(signal.SIGTERM)
             proc.wait(60)
-    slowest = max(alone, key=alone.__getitem__)
-    for i, t in sorted(alone.items(), key=lambda kv: -kv[1]):
-        print(f"# {i:<11} alone {t:.2f}s")
+    slowest = max(alone, key=lambda i: alone[i].active)
+    for i, t in sorted(alone.items(), key=lambda kv: -kv[1].active):
+        print(f"# {i:<11} alone {t.active:.2f}s")
     return [report(f"fetch: data --all, {LATENCY * 1000:.0f} ms latency ({len(ids)} plugins)", together,
                    alone[slowest], target=1.25, note=f"ratio to the slowest plugin alone ({slowest})")]
 

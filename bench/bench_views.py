@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import os
 import secrets
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -21,7 +20,7 @@ from pathlib import Path
 
 import httpx
 
-from common import CLOCK, median_seconds, report
+from common import Span, Timing, median_seconds, report
 
 GIT_ENV = {"GIT_AUTHOR_NAME": "Ada", "GIT_AUTHOR_EMAIL": "ada@example.com", "GIT_COMMITTER_NAME": "Ada",
            "GIT_COMMITTER_EMAIL": "ada@example.com", "GIT_CONFIG_NOSYSTEM": "1"}
@@ -39,19 +38,11 @@ def _repo(root: Path) -> Path:
     return root
 
 
-def _status_seconds(runs: int = 9) -> tuple[float, float, float]:
-    """``devtrack status`` as a user runs it (a fresh interpreter each time): median time with
-    host freezes left out (see ``devtrack.sandbox.stalls``), median wall time, best wall time."""
+def _status_seconds(runs: int = 9) -> Timing:
+    """``devtrack status`` as a user runs it (a fresh interpreter each time)."""
     env = {**os.environ, "COLUMNS": "140"}
-    walls: list[float] = []
-    active: list[float] = []
-    for _ in range(runs):
-        t = time.perf_counter()
-        subprocess.run([sys.executable, "-m", "devtrack", "status"], check=True, capture_output=True, env=env)
-        end = time.perf_counter()
-        walls.append(end - t)
-        active.append(CLOCK.active(t, end))
-    return statistics.median(active), statistics.median(walls), min(walls)
+    return median_seconds(lambda: subprocess.run([sys.executable, "-m", "devtrack", "status"], check=True,
+                                                 capture_output=True, env=env), runs=runs, warmup=0)
 
 
 def main() -> None:
@@ -93,12 +84,12 @@ def main() -> None:
             slow = median_seconds(page, runs=25, warmup=3)
             busy = sum(1 for s in runtime.refresher.coordinator.states.values() if s.refreshing)
             report("views: dashboard page, 2 s latency on every service / none", slow, fast, 1.1,
-                   note=f"{busy} refreshes in flight while measuring; {fast * 1000:.1f} ms without latency"
+                   note=f"{busy} refreshes in flight while measuring; {fast.active * 1000:.1f} ms without latency"
                         + (f"; failed first refresh: {failed}" if failed else ""))
             runtime.stop()
-            status, wall, best = _status_seconds()
+            status = _status_seconds()
             report("views: devtrack status with 2 s latency on every service (median of 9)", status, 1.0, 1.0,
-                   note=f"seconds, issue target < 1 s; wall time incl. freezes: median {wall:.2f} s, best {best:.2f} s")
+                   note=f"seconds, issue target < 1 s; best {min(status.samples):.2f} s")
         good = {pid: s.data for pid, s in open_store().latest_all(good=True).items() if s.data is not None}
 
     # ------------------------------------------------------------ 30 simulated days
@@ -109,7 +100,7 @@ def main() -> None:
     end = utcnow()
     t = end - timedelta(days=SIM_DAYS)
     saves = 0
-    started = time.perf_counter()
+    span = Span().__enter__()
     last_prune = t
     while t <= end:
         hour = int(t.timestamp() // 3600)
@@ -124,11 +115,11 @@ def main() -> None:
         t += timedelta(minutes=SIM_EVERY_MIN)
     sim.prune(end)
     sim.vacuum()
-    sim_seconds = time.perf_counter() - started
+    span.__exit__(None, None, None)
     stats = sim.stats()
     report("views: store size after 30 days / one refresh of all plugins (uncompressed)",
-           stats["bytes"] / 1e6, one / 1e6, None, unit="MB",
-           note=f"{saves} refreshes saved every {SIM_EVERY_MIN} min ({sim_seconds:.0f} s), "
+           stats["bytes"] / 1e6, one / 1e6, None, unit="MB", cost=span.timing,
+           note=f"{saves} refreshes saved every {SIM_EVERY_MIN} min, "
                 f"{stats['snapshots']} snapshots and {stats['payloads']} payloads kept")
     fresh = open_store("sqlite:///:memory:")
     for data in good.values():
@@ -140,10 +131,10 @@ def main() -> None:
     q_fresh = median_seconds(lambda: status_read(fresh), runs=15)
     q_sim = median_seconds(lambda: status_read(sim), runs=15)
     report("views: status read (latest snapshots + dashboard) after 30 days / one refresh", q_sim, q_fresh, 1.5,
-           note=f"{q_sim * 1000:.1f} ms after 30 days, {q_fresh * 1000:.1f} ms with one refresh")
+           note=f"{q_sim.active * 1000:.1f} ms after 30 days, {q_fresh.active * 1000:.1f} ms with one refresh")
     q_hist = median_seconds(lambda: sim.history("sentry", "issues", end - timedelta(days=SIM_DAYS)), runs=15)
     report("views: 30-day metric history query", q_hist, q_fresh, None,
-           note=f"{q_hist * 1000:.1f} ms for {len(sim.history('sentry', 'issues', end - timedelta(days=30)))} points")
+           note=f"{q_hist.active * 1000:.1f} ms for {len(sim.history('sentry', 'issues', end - timedelta(days=30)))} points")
 
 
 if __name__ == "__main__":

@@ -20,7 +20,12 @@ def main() -> int:
     text = README.read_text()
     if bench.exists():
         day = date.fromtimestamp(bench.stat().st_mtime).isoformat()
-        parts.append(f"```\nBenchmarks of {day} (./dev bench)\n\n" + bench.read_text().strip() + "\n```")
+        try:
+            rows = bench_table(bench.read_text())
+        except ValueError as exc:
+            print(f"artifacts/bench.txt: {exc}")
+            return 1
+        parts.append(f"```\nBenchmarks of {day} (./dev bench)\n\n" + rows + "\n```")
     elif old := _kept_block(text, "Benchmarks of "):
         parts.append(old)  # no new bench run: keep the last one, with its own date
     if not parts:
@@ -34,6 +39,24 @@ def main() -> int:
     README.write_text(text)
     print("README.md updated")
     return 0
+
+
+#: The columns bench/run_all.py prints; a table without them comes from an older run.
+BENCH_COLUMNS = ("benchmark", "ratio", "target", "verdict", "wall", "cpu", "left out", "note")
+
+
+def bench_table(text: str) -> str:
+    """The table of a ``./dev bench`` output (progress lines and anything before the header
+    dropped), checked to carry every column: wall time, CPU time and the seconds left out sit
+    beside each ratio, and a table without them would hide what a ratio left out."""
+    lines = text.strip().splitlines()
+    for i, line in enumerate(lines):
+        if line.startswith("benchmark "):
+            missing = [c for c in BENCH_COLUMNS if f" {c} " not in f" {line} "]
+            if missing:
+                raise ValueError(f"the table has no {', '.join(missing)} column; run ./dev bench again")
+            return "\n".join(row for row in lines[i:] if not row.startswith("#"))
+    raise ValueError("no benchmark table in it; run ./dev bench again")
 
 
 def _kept_block(text: str, head: str) -> str | None:

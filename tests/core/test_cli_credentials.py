@@ -181,8 +181,9 @@ def test_world_readable_file_warns(_isolated_store: Path) -> None:
 HEAVY = ("httpx", "boto3", "botocore", "fastapi", "starlette", "uvicorn", "jinja2")
 
 
-def _run_main(*argv: str) -> tuple[list[str], list[str], str]:
-    """Run the console entry point in a fresh interpreter: its devtrack.cli modules, heavy modules, stdout."""
+def _run_main(*argv: str, watch: tuple[str, ...] = HEAVY) -> tuple[list[str], list[str], str]:
+    """Run the console entry point in a fresh interpreter: its devtrack.cli modules, which of
+    the ``watch`` modules it imported, its stdout."""
     import subprocess
 
     code = (
@@ -191,7 +192,7 @@ def _run_main(*argv: str) -> tuple[list[str], list[str], str]:
         "from devtrack.cli.app import main\n"
         "try:\n    main()\nexcept SystemExit:\n    pass\n"
         "print('LOADED', sorted(m for m in sys.modules if m.startswith('devtrack.cli.')), file=sys.stderr)\n"
-        f"print('HEAVY', [m for m in {HEAVY!r} if m in sys.modules], file=sys.stderr)\n"
+        f"print('HEAVY', [m for m in {watch!r} if m in sys.modules], file=sys.stderr)\n"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     lines = dict(line.split(" ", 1) for line in out.stderr.splitlines() if line.startswith(("LOADED", "HEAVY")))
@@ -204,10 +205,27 @@ def test_list_imports_nothing_heavy() -> None:
     assert heavy == [] and len(json.loads(stdout)) >= 8
 
 
+def test_list_imports_neither_git_nor_gh_nor_other_commands() -> None:
+    """Listing reads the store and the plugins' metadata: no git or gh layer (the GitHub
+    plugin only looks for a ``.git``), no table code for JSON, no command module but its own."""
+    watch = ("devtrack.github.service", "devtrack.github.git", "devtrack.github.gh", "rich.table")
+    loaded, heavy, stdout = _run_main("integrations", "list", "--json", watch=watch)
+    assert loaded == ["devtrack.cli.app", "devtrack.cli.integrations", "devtrack.cli.output", "devtrack.cli.tree"]
+    assert heavy == [] and [p["id"] for p in json.loads(stdout)][:2] == ["github", "vercel"]
+
+
+def test_version_imports_no_framework() -> None:
+    """``--version`` is answered before typer, rich, pydantic or any plugin is imported."""
+    watch = ("typer", "click", "rich", "pydantic", "devtrack.integrations", "devtrack.credentials", *HEAVY)
+    loaded, heavy, stdout = _run_main("--version", watch=watch)
+    assert loaded == ["devtrack.cli.app"] and heavy == []
+    assert stdout.strip().startswith("devtrack ")
+
+
 def test_a_command_loads_only_its_own_cli_module() -> None:
     """``devtrack status`` must not pay for the web app, the AI proxy, the sandbox or git."""
     loaded, heavy, stdout = _run_main("status", "--json")
-    assert loaded == ["devtrack.cli.app", "devtrack.cli.output", "devtrack.cli.views"]
+    assert loaded == ["devtrack.cli.app", "devtrack.cli.output", "devtrack.cli.tree", "devtrack.cli.views"]
     assert heavy == [] and json.loads(stdout)["ok"] is True
     # Help and a mistyped command still see every command.
     full = run_cli("--help")

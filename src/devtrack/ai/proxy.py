@@ -61,6 +61,13 @@ _GOOGLE_STATUS = {400: "INVALID_ARGUMENT", 401: "UNAUTHENTICATED", 403: "PERMISS
 #: shows them on purpose, so masking them would only hide what the user needs to see.
 _NOT_SECRET = frozenset({"helicone-target-url", "helicone-organization-id"})
 
+#: Upstream connection pools, used in turn (see :meth:`ProxyApp.client`).
+POOLS = 8
+#: Idle upstream connections kept for reuse, over all pools: enough for 200 concurrent
+#: streams to reuse theirs rather than connect again for each request.
+KEEPALIVE = 256
+
+
 class UpstreamBroke(Exception):
     """The vendor's stream broke off after the answer started: the client's connection is cut."""
 
@@ -143,7 +150,8 @@ class ProxyApp:
     def __init__(self, manager: IntegrationManager, *, timeout: float = 600.0) -> None:
         self.manager = manager
         self.timeout = timeout
-        self._client: httpx.AsyncClient | None = None
+        self._clients: list[httpx.AsyncClient] = []
+        self._turn = 0
         self._loop: asyncio.AbstractEventLoop | None = None
         self._doc_key: tuple[int, int, int] | None = None
         self._doc: Doc | None = None
@@ -167,24 +175,33 @@ class ProxyApp:
         return proxy_token.stored_token(self.doc()) or proxy_token.ensure_token(self.manager.store)
 
     def client(self) -> httpx.AsyncClient:
-        """One pooled client per event loop, with none of httpx's default headers."""
+        """A pooled client of this event loop, with none of httpx's default headers.
+
+        :data:`POOLS` clients take turns: httpcore's pool walks all of its connections on
+        every request and every response's end, which under 200 concurrent streams cost more
+        CPU than relaying them; eight smaller pools walk an eighth each.
+        """
         import httpx
 
         loop = asyncio.get_running_loop()
-        if self._client is None or self._loop is not loop:
-            self._client = httpx.AsyncClient(
-                timeout=httpx.Timeout(self.timeout, connect=10.0, write=60.0, pool=None),
-                limits=httpx.Limits(max_connections=None, max_keepalive_connections=64),
-                follow_redirects=False, trust_env=False,
-            )
-            self._client.headers.clear()
+        if not self._clients or self._loop is not loop:
+            self._clients = []
+            for _ in range(POOLS):
+                client = httpx.AsyncClient(
+                    timeout=httpx.Timeout(self.timeout, connect=10.0, write=60.0, pool=None),
+                    limits=httpx.Limits(max_connections=None, max_keepalive_connections=KEEPALIVE // POOLS),
+                    follow_redirects=False, trust_env=False,
+                )
+                client.headers.clear()
+                self._clients.append(client)
             self._loop = loop
-        return self._client
+        self._turn = (self._turn + 1) % len(self._clients)
+        return self._clients[self._turn]
 
     async def aclose(self) -> None:
-        if self._client is not None:
-            await self._client.aclose()
-            self._client = None
+        clients, self._clients = self._clients, []
+        for client in clients:
+            await client.aclose()
 
     # ------------------------------------------------------------------ ASGI
 

@@ -6,14 +6,12 @@ Each takes a connection id: the plugin id for its default connection (``vercel``
 
 from __future__ import annotations
 
-import asyncio
 import sys
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from typing import Annotated, Any, TypeVar
 
 import typer
-from rich.table import Table
 
 from ..credentials import CredentialStoreError
 from ..integrations.connections import InvalidConnectionId, parse
@@ -157,6 +155,8 @@ def list_(as_json: bool = JSON_OPTION) -> None:
     if as_json:
         emit_json([_status_json(s) for s in statuses])
         return
+    from rich.table import Table
+
     table = Table(title="Integrations", title_justify="left")
     for col in ("id", "name", "enabled", "configured", "last test"):
         table.add_column(col)
@@ -202,6 +202,8 @@ def show(plugin_id: str = ID_ARG, as_json: bool = JSON_OPTION) -> None:
     say(f"enabled: {'yes' if st.enabled else 'no'}   configured: {'yes' if st.configured else 'no'}   " + _dot(st))
     if st.test_result:
         say(f"last test: {st.test_result.message}")
+    from rich.table import Table
+
     table = Table(title_justify="left")
     for col in ("field", "label", "kind", "required", "stored"):
         table.add_column(col)
@@ -362,6 +364,7 @@ def _run_with_progress(
     label: str, ids: list[str], one: Callable[[str], Awaitable[T]], as_json: bool
 ) -> list[T]:
     """Run ``one`` for every id concurrently, with a live progress display for people."""
+    import asyncio
 
     async def run_all() -> list[T]:
         if as_json or len(ids) < 2 or not err_console.is_terminal:
@@ -399,6 +402,8 @@ def test(
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Test connections; exits 1 when any tested connection failed."""
+    import asyncio
+
     manager = _manager(as_json)
     ids = _pick(manager, plugin_id, all_, as_json, "test")
     with _errors(as_json):
@@ -413,6 +418,8 @@ def test(
         out = [_result_json(i, r, plugin=parse(i)[0]) for i, r in results]
         emit_json(out if all_ else out[0])
     else:
+        from rich.table import Table
+
         table = Table(title="Connection tests", title_justify="left")
         for col in ("id", "result", "message", "time"):
             table.add_column(col)

@@ -11,11 +11,10 @@ from typing import Any, TypeVar
 
 from ..integrations.contract import ResultKind
 from . import gh, rest
+from .env import PATH_ENV, REPO_ENV
 from .models import CiRun, GhResult, GitStatus, IssueItem, PullRequest, Viewer
 
 T = TypeVar("T")
-REPO_ENV = "DEVTRACK_GITHUB_REPO"
-PATH_ENV = "DEVTRACK_GITHUB_PATH"
 #: gh failures after which the token (if any) is tried instead.
 FALLBACK_KINDS = frozenset({ResultKind.UNAVAILABLE, ResultKind.AUTH})
 

@@ -43,6 +43,9 @@ __all__ = [
 ]
 
 
+#: Models are built on first use, not at import: a command pays only for the ones it needs.
+LAZY = ConfigDict(defer_build=True)
+
 #: Absolute ``time.monotonic()`` by which the current plugin call must finish. The manager
 #: sets it; the HTTP layer reads it so it never sleeps on a ``Retry-After`` it cannot afford.
 DEADLINE: ContextVar[float | None] = ContextVar("devtrack_deadline", default=None)
@@ -100,6 +103,8 @@ class CredentialField(BaseModel):
     saving a different destination clears the stored secrets in ``carries`` (by default every
     secret of the model) unless new ones are given in the same save.
     """
+
+    model_config = LAZY
 
     key: str
     label: str
@@ -205,7 +210,7 @@ class Credentials(BaseModel):
     exist while the user is still typing, and "configured" is a question we can ask.
     """
 
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, frozen=True)
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, frozen=True, defer_build=True)
 
     @classmethod
     def fields(cls) -> list[CredentialField]:
@@ -313,6 +318,8 @@ class NoCredentials(Credentials):
 class ConnectionResult(BaseModel):
     """The answer of ``test_connection``: classified, with a message a user can act on."""
 
+    model_config = LAZY
+
     ok: bool
     kind: ResultKind
     message: str
@@ -331,12 +338,16 @@ class ConnectionResult(BaseModel):
 
 
 class Health(BaseModel):
+    model_config = LAZY
+
     status: HealthStatus = "unknown"
     detail: str = ""
     metrics: dict[str, Any] = Field(default_factory=dict)
 
 
 class Event(BaseModel):
+    model_config = LAZY
+
     title: str
     time: datetime | None = None
     severity: Severity = "info"
@@ -345,7 +356,7 @@ class Event(BaseModel):
 
 
 class _Record(BaseModel):
-    model_config = ConfigDict(extra="allow")
+    model_config = ConfigDict(extra="allow", defer_build=True)
 
 
 class Deployment(_Record):
@@ -474,6 +485,8 @@ class LlmUsage(_Record):
 class Records(BaseModel):
     """Typed records for the native views; a plugin fills the lists it knows about."""
 
+    model_config = LAZY
+
     deployments: list[Deployment] = Field(default_factory=list)
     errors: list[ErrorIssue] = Field(default_factory=list)
     pull_requests: list[PullRequest] = Field(default_factory=list)
@@ -495,6 +508,8 @@ class Records(BaseModel):
 
 class IntegrationData(BaseModel):
     """The answer of ``get_data``: health, recent events and records, or a classified error."""
+
+    model_config = LAZY
 
     #: The connection id (``vercel``, ``vercel:acme``) and its plugin id, set by the manager.
     id: str = ""

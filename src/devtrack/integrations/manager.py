@@ -9,7 +9,6 @@ disturbs the others.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import os
 import time
@@ -17,7 +16,7 @@ import unicodedata
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, Field, ValidationError
 
@@ -36,6 +35,9 @@ from .contract import (
     utcnow,
 )
 from .registry import Registry, UnknownIntegration, default_registry
+
+if TYPE_CHECKING:
+    import asyncio
 
 log = logging.getLogger(__name__)
 
@@ -697,6 +699,7 @@ class IntegrationManager:
 
     async def _guarded(self, cid: str, call: str) -> ConnectionResult | IntegrationData:
         """Run one plugin call under its deadline; every failure becomes a result."""
+        import asyncio  # here, not at the top: listing never needs it
         name = cid
         try:
             name = self.label(cid)
@@ -753,6 +756,7 @@ class IntegrationManager:
 
     async def test(self, cid: str, record: bool = True) -> ConnectionResult:
         """Test one connection; the result and time are recorded in the store."""
+        import asyncio  # here, not at the top: listing never needs it
         loop = asyncio.get_running_loop()
         started = loop.time()
         out = await self._guarded(cid, "test")
@@ -771,6 +775,7 @@ class IntegrationManager:
 
     async def test_many(self, ids: Iterable[str] | None = None) -> list[tuple[str, ConnectionResult]]:
         """Test connections concurrently (default: every connection); ``(id, result)`` pairs."""
+        import asyncio  # here, not at the top: listing never needs it
         ids = list(ids) if ids is not None else await asyncio.to_thread(self.connection_ids)
         results = await asyncio.gather(*(self.test(i, record=False) for i in ids))
         await asyncio.to_thread(self._record_many, list(zip(ids, results)))
@@ -820,6 +825,7 @@ class IntegrationManager:
         return [c for c in self.connection_ids(doc=doc) if self.is_enabled(c, doc) and self.is_configured(c, doc)]
 
     async def fetch_many(self, ids: Iterable[str] | None = None) -> list[IntegrationData]:
+        import asyncio  # here, not at the top: listing never needs it
         ids = list(ids) if ids is not None else await asyncio.to_thread(self.fetchable)
         return list(await asyncio.gather(*(self.fetch(i) for i in ids)))
 

@@ -41,6 +41,9 @@ log = logging.getLogger(__name__)
 
 ADMIN_PREFIX = "/__sandbox/"
 MAX_HEAD = 64 * 1024
+#: Pending connections the listener queues (asyncio's default is 100): a benchmark opening many
+#: connections at once must not see its connects dropped and retried a second later.
+BACKLOG = 1024
 Headers = list[tuple[str, str]]
 ASGIApp = Callable[[MutableMapping[str, Any], Callable[[], Awaitable[Any]], Callable[[Any], Awaitable[None]]], Awaitable[None]]
 #: Builds the vendor's own error response for a status (used by ``status`` faults).
@@ -209,7 +212,7 @@ class EmulatorServer:
         loop = self._loop = asyncio.new_event_loop()
         try:
             self._server = loop.run_until_complete(asyncio.start_server(
-                self._connection, self.host, self.port, ssl=self.ssl_context, limit=MAX_HEAD,
+                self._connection, self.host, self.port, ssl=self.ssl_context, limit=MAX_HEAD, backlog=BACKLOG,
             ))
             self.port = self._server.sockets[0].getsockname()[1]
         except BaseException as exc:  # report to start() instead of dying silently

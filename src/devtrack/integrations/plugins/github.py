@@ -63,7 +63,7 @@ def repository_named(environ: Mapping[str, str] | None = None, cwd: Path | None 
     A look for ``.git`` (a directory, or a file in worktrees and submodules), not a run of
     ``git``: it is asked for every listing, which must stay instant.
     """
-    from ...github.service import PATH_ENV, REPO_ENV
+    from ...github.env import PATH_ENV, REPO_ENV
 
     environ = os.environ if environ is None else environ
     if environ.get(PATH_ENV) or environ.get(REPO_ENV) or environ.get("GIT_DIR"):
@@ -83,7 +83,7 @@ def repository_identity(environ: Mapping[str, str] | None = None, cwd: Path | No
     runs. Why: two repositories sharing one snapshot store must never show each other's branch,
     dirty files or commits. A look for ``.git`` like :func:`repository_named`, never a run of git.
     """
-    from ...github.service import PATH_ENV, REPO_ENV
+    from ...github.env import PATH_ENV, REPO_ENV
 
     environ = os.environ if environ is None else environ
     root: Path | None = None
