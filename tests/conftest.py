@@ -15,6 +15,8 @@ pytest_plugins = ["devtrack.sandbox.testing", "tests.leakscan", "tests.reliabili
 #: Fixtures that make any test using them ``slow`` (left out by ``./dev test --quick``):
 #: headless Chromium, and the wheel built and installed into a fresh venv.
 SLOW_FIXTURES = {"browser", "installed"}
+#: Test functions measured slow (see the file's header).
+SLOW_TESTS = {line.split("#")[0].strip() for line in (Path(__file__).parent / "slow.txt").read_text().splitlines()} - {""}
 #: Session fixtures too costly to make in every worker: the tests using one share a worker
 #: (``xdist_group``, honoured by ``--dist loadgroup``).
 SHARED_FIXTURES = {"installed": "install"}
@@ -26,7 +28,7 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     tests start at once instead of leaving one worker busy long after the others are done."""
     for item in items:
         used = set(getattr(item, "fixturenames", ()))
-        if SLOW_FIXTURES & used:
+        if SLOW_FIXTURES & used or item.nodeid.partition("[")[0] in SLOW_TESTS:
             item.add_marker(pytest.mark.slow)
         for fixture in sorted(SHARED_FIXTURES.keys() & used):
             item.add_marker(pytest.mark.xdist_group(SHARED_FIXTURES[fixture]))
