@@ -17,21 +17,16 @@ pytest_plugins = ["devtrack.sandbox.testing", "tests.leakscan", "tests.reliabili
 SLOW_FIXTURES = {"browser", "installed"}
 #: Test functions measured slow (see the file's header).
 SLOW_TESTS = {line.split("#")[0].strip() for line in (Path(__file__).parent / "slow.txt").read_text().splitlines()} - {""}
-#: Session fixtures too costly to make in every worker: the tests using one share a worker
-#: (``xdist_group``, honoured by ``--dist loadgroup``).
-SHARED_FIXTURES = {"installed": "install"}
 
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Mark slow and grouped tests, then put the slow ones first: in a parallel run the longest
+    """Mark slow tests, then put them first: in a parallel run the longest
     tests start at once instead of leaving one worker busy long after the others are done."""
     for item in items:
         used = set(getattr(item, "fixturenames", ()))
         if SLOW_FIXTURES & used or item.nodeid.partition("[")[0] in SLOW_TESTS:
             item.add_marker(pytest.mark.slow)
-        for fixture in sorted(SHARED_FIXTURES.keys() & used):
-            item.add_marker(pytest.mark.xdist_group(SHARED_FIXTURES[fixture]))
     items.sort(key=lambda item: item.get_closest_marker("slow") is None)
 
 
