@@ -165,16 +165,22 @@ def _secret_key(key: str) -> bool:
     return any(h in low for h in ("token", "key", "secret", "password")) and "id" not in low.split("_")
 
 
-#: The xdist controller of a parallel run: it runs no test; each worker collects what its tests
-#: showed and hands it over at the end (``workeroutput``), and the controller scans it all.
-_CONTROLLER = False
+#: The session's config. The xdist controller of a parallel run (see ``_controller``) runs no
+#: test: each worker collects what its tests showed and hands it over at the end
+#: (``workeroutput``), and the controller scans it all.
+_CONFIG: pytest.Config | None = None
 #: Secrets registered with the redactor in the workers (the controller's redactor saw none).
 WORKER_SECRETS: set[str] = set()
 
 
+def _controller() -> bool:
+    """Asked late: xdist registers its controller session after this plugin's configure hook."""
+    return _CONFIG is not None and _CONFIG.pluginmanager.has_plugin("dsession")
+
+
 def pytest_configure(config: pytest.Config) -> None:
-    global _CONTROLLER
-    _CONTROLLER = config.pluginmanager.has_plugin("dsession")
+    global _CONFIG
+    _CONFIG = config
     _wrap_subprocess()
     _wrap_httpx()
     _wrap_manager()
@@ -182,7 +188,7 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 def pytest_runtest_logreport(report: pytest.TestReport) -> None:
-    if _CONTROLLER:  # the worker that ran the test recorded it
+    if _controller():  # the worker that ran the test recorded it
         return
     for name, content in report.sections:
         record("captured logs" if "log" in name else "captured output", content)
@@ -280,7 +286,7 @@ def find_leaks(collected: dict[str, list[str]], registered: set[str],
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     workeroutput = getattr(session.config, "workeroutput", None)
     base = session.config._tmp_path_factory.getbasetemp() if hasattr(session.config, "_tmp_path_factory") else None
-    if base is not None and not _CONTROLLER:  # a worker's temp dir lies inside the controller's
+    if base is not None and not _controller():  # a worker's temp dir lies inside the controller's
         for path in _store_files(Path(base)):
             try:
                 record("store files", path.read_bytes().decode("utf-8", "replace"))
