@@ -21,7 +21,7 @@ def main() -> int:
     else:
         shutil.rmtree(DIR, ignore_errors=True)
         env = dict(os.environ, DEVTRACK_RELIABILITY="1")
-        args = sys.argv[1:] or ["tests"]
+        args = sys.argv[1:] or ["tests"]  # `./dev reliability` adds its parallel options (see ./dev)
         code = subprocess.call([sys.executable, "-m", "pytest", "-q", *args], env=env)
     if sys.argv[1:] == ["--tables"]:
         head = f"Reliability tables of {date.today().isoformat()}, from the last test run"

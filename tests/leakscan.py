@@ -167,7 +167,22 @@ def _secret_key(key: str) -> bool:
     return any(h in low for h in ("token", "key", "secret", "password")) and "id" not in low.split("_")
 
 
+#: The session's config. The xdist controller of a parallel run (see ``_controller``) runs no
+#: test: each worker collects what its tests showed and hands it over at the end
+#: (``workeroutput``), and the controller scans it all.
+_CONFIG: pytest.Config | None = None
+#: Secrets registered with the redactor in the workers (the controller's redactor saw none).
+WORKER_SECRETS: set[str] = set()
+
+
+def _controller() -> bool:
+    """Asked late: xdist registers its controller session after this plugin's configure hook."""
+    return _CONFIG is not None and _CONFIG.pluginmanager.has_plugin("dsession")
+
+
 def pytest_configure(config: pytest.Config) -> None:
+    global _CONFIG
+    _CONFIG = config
     _wrap_subprocess()
     _wrap_httpx()
     _wrap_manager()
@@ -175,6 +190,8 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    if _controller():  # the worker that ran the test recorded it
+        return
     for name, content in report.sections:
         record("captured logs" if "log" in name else "captured output", content)
     if report.failed and report.longrepr is not None:
@@ -278,7 +295,20 @@ def file_texts(path: Path) -> list[tuple[str, str]]:
 def scan() -> tuple[dict[str, tuple[int, int]], list[str], int]:
     from devtrack.redact import redactor
 
-    return find_leaks(COLLECTED, set(redactor.secrets()), EXTRA_SECRETS)
+    return find_leaks(COLLECTED, set(redactor.secrets()) | WORKER_SECRETS, EXTRA_SECRETS)
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node: Any, error: Any) -> None:
+    """Controller: a worker finished; take over what it collected."""
+    got = (getattr(node, "workeroutput", None) or {}).get("leakscan")
+    if not got:
+        return
+    for kind, texts in got["collected"].items():
+        COLLECTED[kind].extend(texts)
+    WORKER_SECRETS.update(got["registered"])
+    EXTRA_SECRETS.update(got["extra"])
+    ALLOWED.update(got["allowed"])
 
 
 def find_leaks(collected: dict[str, list[str]], registered: set[str],
@@ -307,8 +337,9 @@ def find_leaks(collected: dict[str, list[str]], registered: set[str],
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    workeroutput = getattr(session.config, "workeroutput", None)
     base = session.config._tmp_path_factory.getbasetemp() if hasattr(session.config, "_tmp_path_factory") else None
-    if base is not None:
+    if base is not None and not _controller():  # a worker's temp dir lies inside the controller's
         for path in _store_files(Path(base)):
             try:
                 for kind, text in file_texts(path):
@@ -316,6 +347,12 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
             except OSError:
                 pass
         add_secrets(*store_secrets(Path(base)))
+    if workeroutput is not None:  # an xdist worker: the controller scans everything at once
+        from devtrack.redact import redactor
+
+        workeroutput["leakscan"] = {"collected": dict(COLLECTED), "registered": sorted(redactor.secrets()),
+                                    "extra": sorted(EXTRA_SECRETS), "allowed": sorted(ALLOWED)}
+        return
     stats, leaks, n_secrets = scan()
     lines = ["leak scan", f"secrets searched: {n_secrets} (plain, URL-encoded, base64, Basic auth, escaped)"]
     lines.append(f"{'source':<18} {'texts':>7} {'bytes':>12}")

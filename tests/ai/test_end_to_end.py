@@ -6,7 +6,6 @@ from __future__ import annotations
 from typing import Any
 
 import httpx
-import openai
 import pytest
 
 from devtrack.integrations.manager import IntegrationManager
@@ -26,6 +25,7 @@ async def _helicone_data(manager: IntegrationManager) -> Any:
 async def test_a_proxied_call_shows_up_in_the_helicone_plugin(box: Sandbox, manager: IntegrationManager,
                                                               proxy: ServerThread, token: str,
                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    import openai
     helicone = box.emulator("helicone")
     monkeypatch.setenv("DEVTRACK_HELICONE_BASE_URL", box.env()["DEVTRACK_HELICONE_BASE_URL"])
     # Saved through the manager, as the CLI, the web form and the JSON API all do.
@@ -58,6 +58,7 @@ async def test_a_proxied_call_shows_up_in_the_helicone_plugin(box: Sandbox, mana
 
 def test_web_app_mounts_the_proxy_without_csrf_but_with_its_own_checks(box: Sandbox, manager: IntegrationManager,
                                                                         token: str) -> None:
+    import openai
     with ServerThread(webauth.app(manager)) as web:
         client = openai.OpenAI(base_url=web.url + "/ai/openai/v1", api_key=token, max_retries=0)
         stream = client.chat.completions.create(model="gpt-4o-mini", stream=True,
@@ -80,6 +81,7 @@ def test_with_an_access_token_the_proxy_still_takes_its_own_token(box: Sandbox, 
                                                                    token: str) -> None:
     """A non-loopback ``devtrack serve`` needs an access token; an SDK can send only one key,
     the proxy token, so ``/ai/`` is guarded by that token alone and everything else by both."""
+    import openai
     from devtrack.web import create_app
 
     access = "web-ACCESS-token-7f3e9a"

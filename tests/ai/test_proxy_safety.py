@@ -7,9 +7,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-import anthropic
 import httpx
-import openai
 import pytest
 
 from devtrack.ai.proxy import create_proxy_app
@@ -46,6 +44,8 @@ def test_requests_without_the_token_are_refused(how: str, box: Sandbox, proxy: S
 
 
 def test_sdks_see_a_wrong_token_as_their_auth_error(proxy: ServerThread) -> None:
+    import anthropic
+    import openai
     with pytest.raises(openai.AuthenticationError):
         openai.OpenAI(base_url=proxy.url + "/openai/v1", api_key="nope", max_retries=0).models.list()
     with pytest.raises(anthropic.AuthenticationError):

@@ -3,17 +3,19 @@ without Helicone: answers, streams, and the exact headers that reach upstream.""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import anthropic
 import httpx
-import openai
 import pytest
 
 from devtrack.sandbox import Sandbox
 from devtrack.web.server import ServerThread
 
 from .conftest import ORG_ID
+
+if TYPE_CHECKING:  # the SDKs are imported where used: every xdist worker collects this module
+    import anthropic
+    import openai
 
 #: What the proxy removes from a client's request (the key places, framing, browser context).
 REMOVED = {"host", "content-length", "connection", "authorization", "x-api-key", "x-goog-api-key",
@@ -39,12 +41,14 @@ class Capture:
 
 
 def _openai(proxy: ServerThread, token: str) -> tuple[openai.OpenAI, Capture]:
+    import openai
     cap = Capture()
     http = httpx.Client(event_hooks={"request": [cap]})
     return openai.OpenAI(base_url=proxy.url + "/openai/v1", api_key=token, http_client=http, max_retries=0), cap
 
 
 def _anthropic(proxy: ServerThread, token: str) -> tuple[anthropic.Anthropic, Capture]:
+    import anthropic
     import httpx2  # this Anthropic SDK ships its own fork of httpx
 
     cap = Capture()
@@ -103,6 +107,7 @@ def test_openai_sdk_plain_and_streaming(routed: bool, box: Sandbox, manager: Any
 
 
 def test_openai_errors_pass_through_unchanged(box: Sandbox, proxy: ServerThread, token: str, keys: dict[str, str]) -> None:
+    import openai
     client, _ = _openai(proxy, token)
     with pytest.raises(openai.NotFoundError) as err:
         client.chat.completions.create(model="gpt-9", messages=PROMPT)  # type: ignore[arg-type]

@@ -158,6 +158,7 @@ async def test_log_fields_since_and_branch(make_repo) -> None:
         await git_log(repo, branch="--output=/tmp/pwned")  # never read as an option
 
 
+@pytest.mark.slow
 async def test_ten_thousand_commits(tmp_path: Path) -> None:
     from devtrack.sandbox.github.repogen import generate_repo
 

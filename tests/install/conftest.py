@@ -1,7 +1,7 @@
 """DevTrack as a user installs it: a wheel built from this tree, installed (not editable) into a
 fresh virtual environment, without the ``sandbox`` extra.
 
-Built once per session. The wheel is built from a copy of the files git would commit (tracked,
+Built once per run (once for all the workers of a parallel run). The wheel is built from a copy of the files git would commit (tracked,
 plus new files not ignored), so stale build output in the tree (``build/``, ``*.egg-info``)
 cannot mask a missing file. Building needs setuptools from PyPI (the build-system
 requirements); installing fetches DevTrack's dependencies from PyPI through pip's cache.
@@ -9,6 +9,7 @@ requirements); installing fetches DevTrack's dependencies from PyPI through pip'
 
 from __future__ import annotations
 
+import fcntl
 import os
 import shutil
 import subprocess
@@ -58,11 +59,8 @@ def _pip(python: Path, *args: str, cwd: Path | None = None) -> None:
         pytest.fail(f"pip {' '.join(args)} failed (it needs PyPI):\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}")
 
 
-@pytest.fixture(scope="session")
-def installed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Installed]:
-    base = tmp_path_factory.mktemp("install")
+def _build(base: Path, files: list[str]) -> Installed:
     source = base / "source"
-    files = committed_files()
     for rel in files:
         target = source / rel
         target.parent.mkdir(parents=True, exist_ok=True)
@@ -76,8 +74,31 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Installed]:
     _pip(python, "wheel", "-q", "--no-deps", "--no-build-isolation", "-w", str(dist), str(source), cwd=base)
     (wheel,) = dist.glob("devtrack-*.whl")
     _pip(python, "install", "-q", str(wheel))  # no extra: the sandbox's packages stay out
-    yield Installed(venv=venv, wheel=wheel, source=source, files=tuple(files))
-    shutil.rmtree(base, ignore_errors=True)
+    return Installed(venv=venv, wheel=wheel, source=source, files=tuple(files))
+
+
+@pytest.fixture(scope="session")
+def installed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Installed]:
+    """Built once per run: in a parallel run the first worker that needs it builds it in the
+    run's temp dir (shared by the workers) under a lock, and the others wait and use it."""
+    files = committed_files()
+    if not os.environ.get("PYTEST_XDIST_WORKER"):
+        base = tmp_path_factory.mktemp("install")
+        yield _build(base, files)
+        shutil.rmtree(base, ignore_errors=True)
+        return
+    base = tmp_path_factory.getbasetemp().parent / "install"  # the controller's temp dir
+    base.mkdir(exist_ok=True)
+    with open(base.parent / "install.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes
+        done = base / "built"
+        if not done.exists():
+            shutil.rmtree(base)  # what a build that failed in another worker left
+            base.mkdir()
+            _build(base, files)
+            done.touch()
+    (wheel,) = (base / "dist").glob("devtrack-*.whl")
+    yield Installed(venv=base / "venv", wheel=wheel, source=base / "source", files=tuple(files))
 
 
 def user_env(home: Path, **extra: str) -> dict[str, str]:

@@ -18,6 +18,8 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
 from devtrack.credentials import CredentialStore, init_project
 
 from .report import write
@@ -49,6 +51,7 @@ def _acked(path: Path) -> list[int]:
     return [int(x) for x in path.read_text().split() if x.strip().isdigit()]
 
 
+@pytest.mark.slow
 def test_store_survives_random_kills(tmp_path: Path) -> None:
     repo = tmp_path / "proj"
     repo.mkdir()
