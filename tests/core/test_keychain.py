@@ -31,7 +31,7 @@ def _secrets_by_place(doc: dict[str, Any]) -> dict[str, str]:
     """Every connection's secret field, as stored: "vercel:personal token" -> text."""
     from devtrack.integrations.registry import default_registry
 
-    reg = default_registry(include_entry_points=False)
+    reg = default_registry()  # with entry points: the sandbox seeds installed plugins (Netlify) too
     out: dict[str, str] = {}
     for pid, entry in doc["integrations"].items():
         secret = reg.get(pid).credentials_model.secret_keys()
