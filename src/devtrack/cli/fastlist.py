@@ -16,11 +16,14 @@ import os
 import sys
 from collections.abc import Mapping
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .. import redact, secretrefs
 from ..integrations import connections
 from ..integrations.catalog import BUILTIN_META, ENTRY_POINT_GROUP, META_ENTRY_POINT_GROUP, PluginMeta
+
+if TYPE_CHECKING:
+    from .console import Markup
 
 #: ``ResultKind``'s values (``contract`` imports pydantic); the catalog test checks they agree.
 RESULT_KINDS = frozenset({
@@ -78,7 +81,24 @@ def _env_sources(plugin_id: str, name: str | None, meta: PluginMeta, environ: Ma
     return out
 
 
-def _configured(stored: dict[str, str], overrides: dict[str, str], meta: PluginMeta) -> bool:
+def _complete(meta: PluginMeta, filled: set[str], environ: Mapping[str, str]) -> bool:
+    """Whether valid credentials with values for ``filled`` would be configured: by the
+    plugin's own rule (``configured``), else every required field has a value."""
+    rule = meta.get("configured")
+    if rule is None:
+        if meta.get("custom_configured", True):
+            raise Undecided("its own configured rule, not given as data")
+        return all(f["key"] in filled for f in meta["fields"] if f["required"])
+    if "needs" in rule:
+        return all(any(set(alt) <= filled for alt in clause) for clause in rule["needs"])
+    from importlib import import_module
+
+    module, _, name = rule["call"].partition(":")
+    return bool(getattr(import_module(module), name)(environ))
+
+
+def _configured(stored: dict[str, str], overrides: dict[str, str], meta: PluginMeta,
+                environ: Mapping[str, str]) -> bool:
     """As :meth:`IntegrationManager.is_configured` (``credentials(resolve=False)``), for the
     cases that need no pydantic: values that fail validation count as configured there, so only
     "a required field is empty while others have values" needs the model to tell."""
@@ -97,8 +117,7 @@ def _configured(stored: dict[str, str], overrides: dict[str, str], meta: PluginM
                     if f["masked"] and k in clean and not secretrefs.is_reference(clean[k]))
     if any(control_char_problem(fields[k]["label"], v) for k, v in clean.items()):
         return True
-    missing = [k for k, f in fields.items() if f["required"] and not clean.get(k, "").strip()]
-    if not missing:
+    if _complete(meta, {k for k, v in clean.items() if v.strip()}, environ):
         return True  # valid and complete, or invalid: configured either way
     if not clean:
         return False  # an empty model is valid: simply not configured
@@ -137,7 +156,7 @@ def _connection(doc: Mapping[str, Any], plugin_id: str, name: str | None, meta: 
         "name": connections.parse(cid)[1],
         "label": connections.label(cid, meta["name"]),
         "enabled": bool(entry.get("enabled", True)),
-        "configured": _configured(stored, overrides, meta),
+        "configured": _configured(stored, overrides, meta, environ),
         "last_tested": datetime.fromisoformat(when).isoformat() if when else None,
         "test_result": _test_result(cid, plugin_id, entry.get("test_result")),
     }
@@ -183,7 +202,44 @@ def answer(as_json: bool, environ: Mapping[str, str] | None = None) -> bool:
     except (Undecided, CredentialStoreError, ValueError):  # ValueError: an id or a date that does not parse
         return False
     if not as_json:
-        return False
+        print_table(rows)
+        return True
     sys.stdout.write(redact.redactor.dumps(rows, indent=2, ensure_ascii=False) + "\n")
     sys.stdout.flush()
     return True
+
+
+def last_test_dot(result: dict[str, Any] | None) -> Markup:
+    """A last test as a coloured dot and word, from its ``--json`` form (``None``: never)."""
+    from .console import markup
+
+    if result is None:
+        return markup("[dim]○ never tested[/]")
+    if result["ok"]:
+        return markup("[green]● passing[/]")
+    return markup("[red]● {}[/]", result["status"])
+
+
+def print_table(rows: list[dict[str, Any]]) -> None:
+    """The people's form of ``rows`` (``list --json``'s): one line per connection. Both the
+    full command and the fast path print through it, so their tables cannot differ."""
+    from rich.table import Table
+
+    from ..text import humane_time
+    from .console import console, markup
+
+    table = Table(title="Integrations", title_justify="left")
+    for col in ("id", "name", "enabled", "configured", "last test"):
+        table.add_column(col)
+    for row in rows:
+        for c in row["connections"] or [row]:
+            when = c["last_tested"]
+            table.add_row(
+                c["id"],
+                row["name"] if c is row else c["label"],
+                markup("[green]yes[/]" if c["enabled"] else "[dim]no[/]"),
+                markup("[green]yes[/]" if c["configured"] else "[yellow]no[/]"),
+                last_test_dot(c["test_result"])
+                + (markup(" [dim]{}[/]", humane_time(datetime.fromisoformat(when))) if when else ""),
+            )
+    console.print(table)

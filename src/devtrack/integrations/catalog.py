@@ -30,20 +30,30 @@ BUILTINS: dict[str, str] = {
     "cloudflare": "devtrack.integrations.plugins.cloudflare:CloudflareIntegration",
 }
 
-#: One plugin: ``id``, ``name``, ``description``, ``docs_url`` and ``fields`` (each field as
-#: :meth:`CredentialField.model_dump` gives it, ``kind`` as its text): :func:`describe`'s form.
+#: One plugin: ``id``, ``name``, ``description``, ``docs_url``, ``fields`` (each field as
+#: :meth:`CredentialField.model_dump` gives it, ``kind`` as its text) and ``custom_configured``
+#: (its credentials model has its own ``missing`` or ``is_configured``): :func:`describe`'s
+#: form. A plugin with ``custom_configured`` also carries ``configured``, its rule as data:
+#: ``{"needs": [[[field, …], …], …]}`` (every clause has an alternative whose fields all have
+#: values) or ``{"call": "module:function"}`` (a light function of the environment).
 PluginMeta = dict[str, Any]
 
 
 def describe(cls: Any) -> PluginMeta:
     """A plugin class's light metadata, read from the class itself: what a catalog entry must
     equal (the tests compare them; a third-party package's tests can do the same)."""
+    from .contract import Credentials  # pydantic: for tests, never for listing
+
     return {
         "id": cls.id,
         "name": cls.name,
         "description": cls.description,
         "docs_url": cls.docs_url,
         "fields": tuple({**f.model_dump(), "kind": str(f.kind)} for f in cls.credentials_model.fields()),
+        "custom_configured": any(
+            getattr(cls.credentials_model, name) is not getattr(Credentials, name)
+            for name in ("missing", "is_configured")
+        ),
     }
 
 
@@ -57,6 +67,8 @@ BUILTIN_META: dict[str, PluginMeta] = {
         "fields": (
             {'key': 'token', 'label': 'Personal access token', 'kind': 'token', 'secret': True, 'required': False, 'help': 'Optional. Only needed when the gh CLI is not installed or not logged in.', 'placeholder': 'ghp_… or github_pat_…', 'choices': [], 'masked': True, 'destination': False, 'carries': []},
         ),
+        "custom_configured": True,
+        "configured": {"call": "devtrack.github.env:repository_named"},
     },
     'vercel': {
         "id": 'vercel',
@@ -68,6 +80,7 @@ BUILTIN_META: dict[str, PluginMeta] = {
             {'key': 'team_id', 'label': 'Team ID', 'kind': 'project_id', 'secret': False, 'required': False, 'help': 'Needed when the projects belong to a team.', 'placeholder': 'team_…', 'choices': [], 'masked': False, 'destination': False, 'carries': []},
             {'key': 'project_id', 'label': 'Project ID', 'kind': 'project_id', 'secret': False, 'required': False, 'help': 'Leave blank to follow every project.', 'placeholder': 'prj_…', 'choices': [], 'masked': False, 'destination': False, 'carries': []},
         ),
+        "custom_configured": False,
     },
     'supabase': {
         "id": 'supabase',
@@ -78,6 +91,7 @@ BUILTIN_META: dict[str, PluginMeta] = {
             {'key': 'access_token', 'label': 'Access token', 'kind': 'token', 'secret': True, 'required': True, 'help': 'A Management API personal access token.', 'placeholder': 'sbp_…', 'choices': [], 'masked': True, 'destination': False, 'carries': []},
             {'key': 'project_ref', 'label': 'Project ref', 'kind': 'project_id', 'secret': False, 'required': False, 'help': 'Leave blank to follow every project.', 'placeholder': 'abcdefghijklmnopqrst', 'choices': [], 'masked': False, 'destination': False, 'carries': []},
         ),
+        "custom_configured": False,
     },
     'sentry': {
         "id": 'sentry',
@@ -90,6 +104,7 @@ BUILTIN_META: dict[str, PluginMeta] = {
             {'key': 'project', 'label': 'Project slug', 'kind': 'text', 'secret': False, 'required': False, 'help': 'Leave blank for every project of the organization.', 'placeholder': '', 'choices': [], 'masked': False, 'destination': False, 'carries': []},
             {'key': 'base_url', 'label': 'Base URL', 'kind': 'url', 'secret': False, 'required': False, 'help': 'https://de.sentry.io for the EU region, or your self-hosted URL.', 'placeholder': 'https://sentry.io', 'choices': [], 'masked': False, 'destination': True, 'carries': ['token']},
         ),
+        "custom_configured": False,
     },
     'helicone': {
         "id": 'helicone',
@@ -101,6 +116,7 @@ BUILTIN_META: dict[str, PluginMeta] = {
             {'key': 'region', 'label': 'Region', 'kind': 'choice', 'secret': False, 'required': False, 'help': 'eu for keys created on eu.helicone.ai.', 'placeholder': 'us', 'choices': ['us', 'eu'], 'masked': False, 'destination': False, 'carries': []},
             {'key': 'org_id', 'label': 'Organization ID', 'kind': 'project_id', 'secret': False, 'required': False, 'help': 'Optional; sent with proxied requests.', 'placeholder': '', 'choices': [], 'masked': False, 'destination': False, 'carries': []},
         ),
+        "custom_configured": False,
     },
     'upstash': {
         "id": 'upstash',
@@ -113,6 +129,8 @@ BUILTIN_META: dict[str, PluginMeta] = {
             {'key': 'rest_url', 'label': 'Database REST URL', 'kind': 'url', 'secret': False, 'required': False, 'help': "One database's REST URL (its Details page); an alternative to the API key.", 'placeholder': 'https://eu1-example-12345.upstash.io', 'choices': [], 'masked': False, 'destination': True, 'carries': ['rest_token']},
             {'key': 'rest_token', 'label': 'Database REST token', 'kind': 'token', 'secret': True, 'required': False, 'help': "The REST token beside that URL on the database's Details page.", 'placeholder': '', 'choices': [], 'masked': True, 'destination': False, 'carries': []},
         ),
+        "custom_configured": True,
+        "configured": {"needs": [[["email", "api_key"], ["rest_url", "rest_token"]]]},
     },
     'aws-ec2': {
         "id": 'aws-ec2',
@@ -128,6 +146,8 @@ BUILTIN_META: dict[str, PluginMeta] = {
             {'key': 'profile', 'label': 'Profile', 'kind': 'text', 'secret': False, 'required': False, 'help': 'A named profile from ~/.aws/config, instead of keys.', 'placeholder': '', 'choices': [], 'masked': False, 'destination': False, 'carries': []},
             {'key': 'instance_ids', 'label': 'Instance IDs', 'kind': 'text', 'secret': False, 'required': False, 'help': 'Comma-separated; blank for every instance.', 'placeholder': 'i-0123…, i-0456…', 'choices': [], 'masked': False, 'destination': False, 'carries': []},
         ),
+        "custom_configured": True,
+        "configured": {"needs": [[["region"], ["regions"]], [["profile"], ["access_key_id", "secret_access_key"]]]},
     },
     'cloudflare': {
         "id": 'cloudflare',
@@ -139,5 +159,6 @@ BUILTIN_META: dict[str, PluginMeta] = {
             {'key': 'account_id', 'label': 'Account ID', 'kind': 'project_id', 'secret': False, 'required': True, 'help': 'Dashboard → any zone → Overview, right-hand column.', 'placeholder': '32 hex characters', 'choices': [], 'masked': False, 'destination': False, 'carries': []},
             {'key': 'zone_id', 'label': 'Zone ID', 'kind': 'project_id', 'secret': False, 'required': False, 'help': 'Blank for every zone.', 'placeholder': '', 'choices': [], 'masked': False, 'destination': False, 'carries': []},
         ),
+        "custom_configured": False,
     },
 }

@@ -18,4 +18,5 @@ META = {
          "help": "Site configuration → Site information → Site ID; blank to follow every site.",
          "placeholder": "", "choices": [], "masked": False, "destination": False, "carries": []},
     ),
+    "custom_configured": False,
 }
