@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import difflib
 import re
+import unicodedata
 from collections.abc import Iterable
 from datetime import datetime, timezone
 
@@ -59,3 +60,17 @@ def humane_time(when: datetime | str | None, never: str = "never", now: datetime
     if 0 < seconds < 86400:
         return f"{int(seconds // 3600)} h ago"
     return f"{when.astimezone():%Y-%m-%d %H:%M}"
+
+
+def control_char_problem(label: str, value: str) -> str | None:
+    """Why a field value is refused for holding a control character (never the value itself).
+
+    No credential is more than one line of printable text; a line break inside a token would
+    end up in an HTTP header, where the client library's error quotes the whole token.
+    Surrounding whitespace is not counted: it is stripped before use.
+    """
+    for char in value.strip():
+        if unicodedata.category(char) == "Cc":
+            what = {"\n": "a line break", "\r": "a line break", "\t": "a tab"}.get(char, "a control character")
+            return f"{label} contains {what} (U+{ord(char):04X}); enter the value on one line, without it"
+    return None

@@ -206,11 +206,13 @@ def test_list_imports_nothing_heavy() -> None:
 
 
 def test_list_imports_neither_git_nor_gh_nor_other_commands() -> None:
-    """Listing reads the store and the plugins' metadata: no git or gh layer (the GitHub
-    plugin only looks for a ``.git``), no table code for JSON, no command module but its own."""
-    watch = ("devtrack.github.service", "devtrack.github.git", "devtrack.github.gh", "rich.table")
+    """Listing reads the store and the plugins' light metadata: no git or gh layer (the GitHub
+    plugin only looks for a ``.git``), no typer, pydantic, rich or plugin module, no command
+    module but the fast path's."""
+    watch = ("devtrack.github.service", "devtrack.github.git", "devtrack.github.gh", "rich", "typer", "pydantic",
+             "devtrack.integrations.contract", "devtrack.integrations.plugins.vercel")
     loaded, heavy, stdout = _run_main("integrations", "list", "--json", watch=watch)
-    assert loaded == ["devtrack.cli.app", "devtrack.cli.integrations", "devtrack.cli.output", "devtrack.cli.tree"]
+    assert loaded == ["devtrack.cli.app", "devtrack.cli.fastlist"]
     assert heavy == [] and [p["id"] for p in json.loads(stdout)][:2] == ["github", "vercel"]
 
 
@@ -225,7 +227,8 @@ def test_version_imports_no_framework() -> None:
 def test_a_command_loads_only_its_own_cli_module() -> None:
     """``devtrack status`` must not pay for the web app, the AI proxy, the sandbox or git."""
     loaded, heavy, stdout = _run_main("status", "--json")
-    assert loaded == ["devtrack.cli.app", "devtrack.cli.output", "devtrack.cli.tree", "devtrack.cli.views"]
+    assert loaded == ["devtrack.cli.app", "devtrack.cli.console", "devtrack.cli.output", "devtrack.cli.tree",
+                      "devtrack.cli.views"]
     assert heavy == [] and json.loads(stdout)["ok"] is True
     # Help and a mistyped command still see every command.
     full = run_cli("--help")

@@ -23,6 +23,10 @@ COMMANDS: dict[str, tuple[str, str, bool]] = {
 }
 
 
+#: The command lines :mod:`.fastlist` answers without the command tree (when it can).
+LIST_LINES = (["integrations", "list"], ["integrations", "list", "--json"])
+
+
 def invoked(argv: list[str]) -> set[str] | None:
     """The sub-commands a command line needs: its first word's, or all (for help and typos)."""
     words = [a for a in argv if not a.startswith("-")]
@@ -39,6 +43,8 @@ def main() -> None:
 
     ``devtrack --version`` is answered before typer, rich or pydantic are imported: it is
     what scripts call to check DevTrack is there, and it should cost no more than Python.
+    ``devtrack integrations list [--json]`` is answered by :mod:`.fastlist` when it can give
+    the full command's output, for the same reason.
 
     A credential-store failure that a command did not report itself is reported here, as
     every other error is (JSON under ``--json``, exit 1), never as a traceback.
@@ -49,6 +55,11 @@ def main() -> None:
 
         print(f"devtrack {__version__}")
         return
+    if argv in LIST_LINES and "DEVTRACK_SANDBOX_PID" not in os.environ:
+        from .fastlist import answer
+
+        if answer(as_json=argv[-1] == "--json"):
+            return
     import typer
 
     from ..store_errors import CredentialStoreError

@@ -27,6 +27,7 @@ from ..integrations.manager import (
 from ..integrations.registry import RegistryError, UnknownIntegration
 from ..secretstore import STORES
 from ..text import humane_time, plural
+from .fastlist import print_table, last_test_dot
 from .output import JSON_OPTION, Markup, NoInput, ask, console, emit_json, err_console, fail, markup, say, warn
 
 app = typer.Typer(help="Connect, test and read your integrations.", no_args_is_help=True)
@@ -139,11 +140,7 @@ def _data_json(d: IntegrationData) -> dict[str, Any]:
 
 
 def _dot(st: PluginStatus | ConnectionStatus) -> Markup:
-    if st.test_result is None:
-        return markup("[dim]○ never tested[/]")
-    if st.test_result.ok:
-        return markup("[green]● passing[/]")
-    return markup("[red]● {}[/]", st.test_result.kind)
+    return last_test_dot({"ok": st.test_result.ok, "status": str(st.test_result.kind)} if st.test_result else None)
 
 
 @app.command("list")
@@ -155,21 +152,7 @@ def list_(as_json: bool = JSON_OPTION) -> None:
     if as_json:
         emit_json([_status_json(s) for s in statuses])
         return
-    from rich.table import Table
-
-    table = Table(title="Integrations", title_justify="left")
-    for col in ("id", "name", "enabled", "configured", "last test"):
-        table.add_column(col)
-    for st in statuses:
-        for c in st.connections or [st]:
-            table.add_row(
-                c.id,
-                c.label if isinstance(c, ConnectionStatus) else c.name,
-                markup("[green]yes[/]" if c.enabled else "[dim]no[/]"),
-                markup("[green]yes[/]" if c.configured else "[yellow]no[/]"),
-                _dot(c) + (markup(" [dim]{}[/]", humane_time(c.last_tested)) if c.last_tested else ""),
-            )
-    console.print(table)
+    print_table([_status_json(s) for s in statuses])
 
 
 @app.command()

@@ -12,7 +12,6 @@ from __future__ import annotations
 import logging
 import os
 import time
-import unicodedata
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -21,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 from pydantic import BaseModel, Field, ValidationError
 
 from .. import redact, secretrefs, secretstore
+from ..text import control_char_problem as control_char_problem  # re-exported: its old home
 from ..credentials import CredentialStore, Doc
 from . import connections
 from .connections import CONNECTION, InvalidConnectionId
@@ -118,20 +118,6 @@ class PluginStatus(BaseModel):
     plugin: str = ""
     label: str = ""
     connections: list[ConnectionStatus] = Field(default_factory=list)
-
-
-def control_char_problem(label: str, value: str) -> str | None:
-    """Why a field value is refused for holding a control character (never the value itself).
-
-    No credential is more than one line of printable text; a line break inside a token would
-    end up in an HTTP header, where the client library's error quotes the whole token.
-    Surrounding whitespace is not counted: it is stripped before use.
-    """
-    for char in value.strip():
-        if unicodedata.category(char) == "Cc":
-            what = {"\n": "a line break", "\r": "a line break", "\t": "a tab"}.get(char, "a control character")
-            return f"{label} contains {what} (U+{ord(char):04X}); enter the value on one line, without it"
-    return None
 
 
 @dataclass(frozen=True)

@@ -11,20 +11,9 @@ import importlib
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
+from .catalog import BUILTINS as BUILTINS  # re-exported: the catalog keeps the order
+from .catalog import ENTRY_POINT_GROUP as ENTRY_POINT_GROUP
 from .contract import Integration
-
-ENTRY_POINT_GROUP = "devtrack.integrations"
-
-BUILTINS: dict[str, str] = {
-    "github": "devtrack.integrations.plugins.github:GitHubIntegration",
-    "vercel": "devtrack.integrations.plugins.vercel:VercelIntegration",
-    "supabase": "devtrack.integrations.plugins.supabase:SupabaseIntegration",
-    "sentry": "devtrack.integrations.plugins.sentry:SentryIntegration",
-    "helicone": "devtrack.integrations.plugins.helicone:HeliconeIntegration",
-    "upstash": "devtrack.integrations.plugins.upstash:UpstashIntegration",
-    "aws-ec2": "devtrack.integrations.plugins.aws_ec2:AwsEc2Integration",
-    "cloudflare": "devtrack.integrations.plugins.cloudflare:CloudflareIntegration",
-}
 
 
 class RegistryError(Exception):

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import SecretStr
 
+from ...github.env import repository_named as repository_named  # re-exported: its old home
 from ..contract import (
     ConnectionResult,
     Credentials,
@@ -55,24 +56,6 @@ class GitHubCredentials(Credentials):
         the dashboard skip it rather than report a failure nobody can act on.
         """
         return repository_named()
-
-
-def repository_named(environ: Mapping[str, str] | None = None, cwd: Path | None = None) -> bool:
-    """Whether a repository is named by the environment or found from ``cwd`` upwards.
-
-    A look for ``.git`` (a directory, or a file in worktrees and submodules), not a run of
-    ``git``: it is asked for every listing, which must stay instant.
-    """
-    from ...github.env import PATH_ENV, REPO_ENV
-
-    environ = os.environ if environ is None else environ
-    if environ.get(PATH_ENV) or environ.get(REPO_ENV) or environ.get("GIT_DIR"):
-        return True
-    try:
-        here = cwd or Path.cwd()
-    except OSError:  # the working directory was deleted
-        return False
-    return any((d / ".git").exists() for d in (here, *here.parents))
 
 
 def repository_identity(environ: Mapping[str, str] | None = None, cwd: Path | None = None) -> str | None:
