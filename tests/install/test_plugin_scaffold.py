@@ -27,7 +27,7 @@ def test_a_scaffolded_plugin_installs_and_passes_its_own_tests(installed: Instal
     assert made.returncode == 0, made.stderr
     files = json.loads(made.stdout)["files"]
     assert {"pyproject.toml", "src/devtrack_acme/plugin.py", "src/devtrack_acme/emulator.py",
-            "tests/test_conformance.py"} <= set(files)
+            "src/devtrack_acme/meta.py", "tests/test_conformance.py", "tests/test_meta.py"} <= set(files)
 
     pip = subprocess.run([str(installed.python), "-m", "pip", "install", "-q", "-e", f"{package}[test]"],
                          cwd=tmp_path, env=env, capture_output=True, text=True, timeout=PIP_TIMEOUT)
@@ -43,3 +43,12 @@ def test_a_scaffolded_plugin_installs_and_passes_its_own_tests(installed: Instal
                             cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
     assert listed.returncode == 0, listed.stderr
     assert "acme" in [p["id"] for p in json.loads(listed.stdout)]
+
+    # The generated light metadata lets the listing answer without importing any plugin model.
+    probe = ("import sys\nsys.argv = ['devtrack', 'integrations', 'list', '--json']\n"
+             "from devtrack.cli import app\ntry:\n    app.main()\nexcept SystemExit:\n    pass\n"
+             "print('heavy' if 'pydantic' in sys.modules else 'light', file=sys.stderr)")
+    fast = subprocess.run([str(installed.python), "-c", probe], cwd=tmp_path, env=env,
+                          capture_output=True, text=True, timeout=120)
+    assert fast.stderr.strip().splitlines()[-1] == "light", fast.stderr
+    assert "acme" in [p["id"] for p in json.loads(fast.stdout)]

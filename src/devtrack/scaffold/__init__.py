@@ -24,8 +24,10 @@ FILES: dict[str, str] = {
     "init.py.tmpl": "src/$module/__init__.py",
     "plugin.py.tmpl": "src/$module/plugin.py",
     "emulator.py.tmpl": "src/$module/emulator.py",
+    "meta.py.tmpl": "src/$module/meta.py",
     "test_conformance.py.tmpl": "tests/test_conformance.py",
     "test_plugin.py.tmpl": "tests/test_plugin.py",
+    "test_meta.py.tmpl": "tests/test_meta.py",
 }
 NAME_RE = re.compile(r"[a-z][a-z0-9-]{1,38}[a-z0-9]")
 
