@@ -3,11 +3,18 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
-from typing import Any
+import re
+import uuid
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING, Any, TypeVar
 from pathlib import Path
 
 import pytest
+
+if TYPE_CHECKING:
+    from tests.pgserver import PgServer
+
+T = TypeVar("T")
 
 pytest_plugins = ["devtrack.sandbox.testing", "tests.leakscan", "tests.reliability.report"]
 
@@ -66,3 +73,38 @@ def _isolated_store(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytes
     manager.set_manager(None)
     yield path
     manager.set_manager(None)
+
+
+
+def _or_fail(call: Callable[[], T]) -> T:
+    """call(), or fail the test with the PgServerError's message alone (no traceback, no chain)."""
+    from tests.pgserver import PgServerError
+
+    try:
+        return call()
+    except PgServerError as exc:
+        problem = str(exc)
+    pytest.fail(problem, pytrace=False)
+
+
+@pytest.fixture(scope="session")
+def pg_server() -> Iterator[PgServer]:
+    """A real PostgreSQL server for this session (so one per xdist worker), stopped and removed
+    at the end. Fails, never skips, without PostgreSQL: CI and ./dev test install it."""
+    from tests.pgserver import PgServer
+
+    server = _or_fail(PgServer().start)
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def pg_url(pg_server: PgServer, request: pytest.FixtureRequest) -> Iterator[str]:
+    """The URL of a fresh empty database on ``pg_server``, dropped after the test (a test that
+    left the server down gets it started again first, so the next test finds it up)."""
+    stem = re.sub(r"[^a-z0-9]+", "_", request.node.name.lower())[:40]
+    name = f"t_{stem}_{uuid.uuid4().hex[:8]}"
+    yield _or_fail(lambda: pg_server.create_database(name))
+    if not pg_server.running:
+        pg_server.start_again()
+    pg_server.drop_database(name)
