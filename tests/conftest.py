@@ -108,3 +108,13 @@ def pg_url(pg_server: PgServer, request: pytest.FixtureRequest) -> Iterator[str]
     if not pg_server.running:
         pg_server.start_again()
     pg_server.drop_database(name)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A fresh snapshot store's URL on each database the store runs on (the store's tests and
+    the alerts' run on both)."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'snapshots.db'}"
+    return str(request.getfixturevalue("pg_url"))
+

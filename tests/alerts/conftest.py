@@ -32,8 +32,8 @@ def smtp_receiver() -> Iterator[SmtpReceiver]:
 class Harness:
     """A refresh coordinator with alerts attached, as ``devtrack views refresh`` builds it."""
 
-    def __init__(self, credentials: Path, db: Path, **engine: Any) -> None:
-        self.credentials, self.db, self.engine_options = credentials, db, engine
+    def __init__(self, credentials: Path, store_url: str, **engine: Any) -> None:
+        self.credentials, self.store_url, self.engine_options = credentials, store_url, engine
         self._open()
 
     def _open(self) -> None:
@@ -44,7 +44,7 @@ class Harness:
         from devtrack.views.store import open_store
 
         self.manager = IntegrationManager(store=CredentialStore(self.credentials), environ=dict(os.environ))
-        self.store = open_store(f"sqlite:///{self.db}")
+        self.store = open_store(self.store_url)
         self.coordinator = Coordinator(self.manager, self.store, quiet=True)
         self.engine = attach(self.coordinator, **self.engine_options)
 
@@ -66,8 +66,9 @@ class Harness:
 
 
 @pytest.fixture
-def harness(sandbox_manager: Any, tmp_path: Path) -> Iterator[Harness]:
-    h = Harness(sandbox_manager.store.path, tmp_path / "snapshots.db")
+def harness(sandbox_manager: Any, store_url: str) -> Iterator[Harness]:
+    """On each database the store runs on: incidents, outbox and history are the store's."""
+    h = Harness(sandbox_manager.store.path, store_url)
     yield h
     h.close()
 

@@ -72,7 +72,7 @@ def test_a_broken_alerts_section_never_stops_refreshing_and_is_not_overwritten(
     doc["alerts"] = {"channels": {"x": {"url": 7}}}
     path.write_text(json.dumps(doc))
     before = path.read_bytes()
-    h = Harness(path, tmp_path / "snapshots.db")
+    h = Harness(path, f"sqlite:///{tmp_path / 'snapshots.db'}")
     try:
         states = h.refresh(["upstash"])
     finally:
@@ -82,7 +82,7 @@ def test_a_broken_alerts_section_never_stops_refreshing_and_is_not_overwritten(
     assert "alerts.channels.x must be an object with a string url" in caplog.text
 
 
-def test_old_history_and_resolved_incidents_are_pruned(tmp_path: Any) -> None:
+def test_old_history_and_resolved_incidents_are_pruned(store_url: str) -> None:
     import time
     from datetime import timedelta
 
@@ -90,7 +90,7 @@ def test_old_history_and_resolved_incidents_are_pruned(tmp_path: Any) -> None:
     from devtrack.integrations.contract import utcnow
     from devtrack.views.store import open_store
 
-    store = open_store(f"sqlite:///{tmp_path / 's.db'}")
+    store = open_store(store_url)
     try:
         incidents = Incidents(store)
         old = utcnow() - timedelta(days=KEEP_DAYS + 1)

@@ -1,9 +1,11 @@
-"""The snapshot store: one SQLite file in WAL mode, migrations once, last good vs latest,
-de-duplicated payloads, history and the retention policy."""
+"""The snapshot store on both databases (``store_url``: SQLite and a real PostgreSQL the suite
+starts): migrations once, last good vs latest, de-duplicated payloads, history, the retention
+policy, several processes on one database, and a database that is not there."""
 
 from __future__ import annotations
 
 import sqlite3
+import threading
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -11,7 +13,8 @@ import pytest
 
 from devtrack.integrations.contract import ConnectionResult, Deployment, Health, IntegrationData, Records, ResultKind
 from devtrack.views.state import PluginState
-from devtrack.views.store import MIGRATIONS, Retention, SqliteStore, StoreError, default_url, open_store
+from devtrack.views.store import (MIGRATIONS, PostgresStore, Retention, SqliteStore, StoreError, StoreUnavailable,
+                                  default_url, open_store)
 
 NOW = datetime(2030, 6, 1, 12, tzinfo=timezone.utc)
 
@@ -50,14 +53,14 @@ def test_default_url_is_in_the_user_data_dir(monkeypatch: pytest.MonkeyPatch, tm
 
 
 def test_unsupported_url_names_the_setting() -> None:
-    with pytest.raises(StoreError, match="unsupported .*'postgresql'.*DEVTRACK_STORE_URL"):
-        open_store("postgresql://db.example/devtrack")
+    with pytest.raises(StoreError, match="unsupported .*'mysql'.*DEVTRACK_STORE_URL"):
+        open_store("mysql://db.example/devtrack")
     with pytest.raises(StoreError, match="sqlite:///"):
         open_store("sqlite:relative.db")
 
 
-def test_latest_good_survives_failures_and_payloads_are_shared() -> None:
-    store = open_store("sqlite:///:memory:")
+def test_latest_good_survives_failures_and_payloads_are_shared(store_url: str) -> None:
+    store = open_store(store_url)
     store.save(good("vercel", NOW - timedelta(minutes=2), n=3))
     store.save(good("vercel", NOW - timedelta(minutes=1), n=3))
     store.save(failed("vercel", NOW))
@@ -74,15 +77,15 @@ def test_latest_good_survives_failures_and_payloads_are_shared() -> None:
         (NOW - timedelta(minutes=2), 3), (NOW - timedelta(minutes=1), 3)]
 
 
-def test_state_round_trip_and_a_stable_secret_key() -> None:
-    store = open_store("sqlite:///:memory:")
+def test_state_round_trip_and_a_stable_secret_key(store_url: str) -> None:
+    store = open_store(store_url)
     store.save_state(PluginState(id="vercel", failures=2, needs_attention=True, fingerprint="ab"))
     assert store.states()["vercel"].needs_attention and store.states()["vercel"].failures == 2
     assert store.secret_key() == store.secret_key() and len(store.secret_key()) == 32
 
 
-def test_retention_thins_old_snapshots_and_keeps_the_newest() -> None:
-    store = open_store("sqlite:///:memory:", retention=Retention(full_hours=48, hourly_days=7, daily_days=20))
+def test_retention_thins_old_snapshots_and_keeps_the_newest(store_url: str) -> None:
+    store = open_store(store_url, retention=Retention(full_hours=48, hourly_days=7, daily_days=20))
     start = NOW - timedelta(days=30)
     t = start
     while t <= NOW:  # every 15 minutes for 30 days, the count changing hourly
@@ -101,3 +104,83 @@ def test_retention_thins_old_snapshots_and_keeps_the_newest() -> None:
     assert store.latest("old", good=True) is not None    # a plugin's newest good snapshot stays
     assert store.stats()["payloads"] <= 4                # orphaned payloads are gone
     assert removed == total - store.stats()["snapshots"] and store.prune(NOW) == 0
+
+
+def test_migrations_run_once_on_either_database(store_url: str) -> None:
+    stores = [open_store(store_url) for _ in range(3)]  # three processes starting on one database
+    assert {s.schema_version() for s in stores} == {MIGRATIONS[-1][0]}
+    assert stores[0].query("SELECT COUNT(*) FROM schema_migrations")[0][0] == len(MIGRATIONS)
+    ext = [(1, "CREATE TABLE addon_things (id INTEGER PRIMARY KEY, at REAL NOT NULL, blob BLOB)")]
+    for s in stores:
+        s.migrate_extension("addon", ext)
+    with stores[1].transaction() as db:
+        first = db.insert("INSERT INTO addon_things (at, blob) VALUES (?, ?)", (1.5, b"\x00\xff"))
+        second = db.insert("INSERT INTO addon_things (at, blob) VALUES (?, ?)", (2.25, None))
+    assert second == (first or 0) + 1
+    assert stores[2].query("SELECT at, blob FROM addon_things ORDER BY id") == [(1.5, b"\x00\xff"), (2.25, None)]
+    assert stores[0].query("SELECT COUNT(*) FROM extension_migrations WHERE name = ?", ("addon",))[0][0] == 1
+    for s in stores:
+        s.close()
+
+
+def test_times_keep_sub_second_precision(store_url: str) -> None:
+    """Times are doubles on both (PostgreSQL's REAL would round them to whole minutes)."""
+    store = open_store(store_url)
+    at = NOW + timedelta(microseconds=123456)
+    store.save(good("vercel", at))
+    snap = store.latest("vercel")
+    assert snap is not None and abs((snap.fetched_at - at).total_seconds()) < 1e-5
+    store.close()
+
+
+def test_two_processes_saving_and_pruning_lose_nothing(store_url: str) -> None:
+    """Writers of two stores on one database, one of them pruning all along: every save
+    lands and no snapshot points at a dropped payload."""
+    a, b = open_store(store_url), open_store(store_url)
+    errors: list[BaseException] = []
+
+    def writer(store: object, plugin: str) -> None:
+        try:
+            for i in range(40):
+                store.save(good(plugin, NOW - timedelta(days=10) + timedelta(minutes=i), n=1 + i % 2))  # type: ignore[attr-defined]
+        except BaseException as exc:  # pragma: no cover - the assertion below reports it
+            errors.append(exc)
+
+    def pruner() -> None:
+        try:
+            for _ in range(20):
+                a.prune(NOW)
+        except BaseException as exc:  # pragma: no cover
+            errors.append(exc)
+
+    threads = [threading.Thread(target=writer, args=(a, "vercel")), threading.Thread(target=writer, args=(b, "sentry")),
+               threading.Thread(target=pruner)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert not errors
+    for plugin in ("vercel", "sentry"):
+        snap = b.latest(plugin, good=True)
+        assert snap is not None and snap.data is not None  # its payload is there
+    dangling = a.query("SELECT COUNT(*) FROM snapshots s WHERE s.payload IS NOT NULL AND NOT EXISTS "
+                       "(SELECT 1 FROM payloads p WHERE p.hash = s.payload)")[0][0]
+    assert dangling == 0
+    a.close()
+    b.close()
+
+
+def test_postgres_url_is_masked_and_a_missing_server_is_a_clear_error(pg_url: str) -> None:
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(pg_url)
+    dead = f"postgresql://devtrack:hunter2-not-shown@127.0.0.1:1/{parts.path.lstrip('/')}"
+    with pytest.raises(StoreUnavailable) as info:
+        open_store(dead)
+    text = str(info.value)
+    assert "hunter2-not-shown" not in text and "postgresql://devtrack:***@127.0.0.1:1/" in text
+    assert "snapshot database" in text
+    store = open_store(pg_url.replace("postgresql://", "postgres://"))
+    assert isinstance(store, PostgresStore) and store.backend == "postgresql"
+    assert store.stats()["backend"] == "postgresql" and store.stats()["bytes"] > 0
+    store.close()

@@ -80,9 +80,12 @@ class Dispatcher:
         deadline = time.monotonic() + timeout
         self.wake()
         while time.monotonic() < deadline:
+            # The outbox first, then the workers: an item leaves "due" (claimed) only after it is
+            # marked busy, so in this order one of the two always sees it.
+            due = bool(self.incidents.due(time.time(), limit=1))
             with self._busy_lock:
                 busy = bool(self._busy)
-            if not busy and not self.incidents.due(time.time(), limit=1):
+            if not due and not busy:
                 return True
             time.sleep(0.05)
             self.wake()
@@ -112,13 +115,14 @@ class Dispatcher:
         """Hand the due items to the pool; returns seconds until the next one is due."""
         now = time.time()
         for item in self.incidents.due(now):
-            with self._busy_lock:
+            with self._busy_lock:  # busy before the claim: drain() never sees it in neither place
                 if item.id in self._busy:
                     continue
-            if not self.incidents.claim(item, LEASE):
-                continue
-            with self._busy_lock:
                 self._busy.add(item.id)
+            if not self.incidents.claim(item, LEASE):
+                with self._busy_lock:
+                    self._busy.discard(item.id)
+                continue
             assert self._pool is not None
             self._pool.submit(self._attempt, item)
         nxt = self.incidents.next_due()

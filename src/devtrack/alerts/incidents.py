@@ -145,14 +145,11 @@ class Incidents:
               details: dict[str, Any], when: datetime, muted: bool) -> Incident | None:
         """Open an incident; ``None`` if one is open for the key already (another process won)."""
         with self.store.transaction() as db:
-            cur = db.execute(
-                "INSERT OR IGNORE INTO alert_incidents (rule, connection, subject, title, message, details, "
-                "started_at, muted) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            iid = db.insert(
+                "INSERT INTO alert_incidents (rule, connection, subject, title, message, details, "
+                "started_at, muted) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
                 (rule, connection, subject, title, message, json.dumps(details, default=str), _ts(when), int(muted)))
-            if not cur.rowcount:
-                return None
-            iid = int(cur.lastrowid or 0)
-        return self.get(iid)
+        return None if iid is None else self.get(iid)
 
     def resolve(self, incident_id: int, resolution: str, when: datetime) -> bool:
         """Close an open incident; ``False`` if it was closed already (another process won)."""
@@ -165,9 +162,8 @@ class Incidents:
 
     def enqueue(self, incident: int | None, kind: str, channel: str, title: str, body: str, when: float) -> int:
         with self.store.transaction() as db:
-            cur = db.execute("INSERT INTO alert_outbox (incident, kind, channel, title, body, next_at, created_at) "
-                             "VALUES (?, ?, ?, ?, ?, ?, ?)", (incident, kind, channel, title, body, when, when))
-            return int(cur.lastrowid or 0)
+            return int(db.insert("INSERT INTO alert_outbox (incident, kind, channel, title, body, next_at, created_at) "
+                                 "VALUES (?, ?, ?, ?, ?, ?, ?)", (incident, kind, channel, title, body, when, when)) or 0)
 
     def due(self, now: float, limit: int = 50) -> list[OutboxItem]:
         rows = self.store.query("SELECT id, incident, kind, channel, title, body, attempts, next_at FROM alert_outbox "
@@ -201,8 +197,8 @@ class Incidents:
     def postpone(self, item_id: int, when: float) -> None:
         """Later, without counting an attempt (the channel's rate limit)."""
         with self.store.transaction() as db:
-            db.execute("UPDATE alert_outbox SET next_at = ?, attempts = MAX(0, attempts - 1) WHERE id = ?",
-                       (when, item_id))
+            db.execute("UPDATE alert_outbox SET next_at = ?, "
+                       "attempts = CASE WHEN attempts > 0 THEN attempts - 1 ELSE 0 END WHERE id = ?", (when, item_id))
 
     def sent_since(self, channel: str, since: float) -> int:
         return int(self.store.query("SELECT COUNT(*) FROM alert_history WHERE channel = ? AND status = 'sent' "
@@ -239,7 +235,8 @@ class Incidents:
 
     def mute(self, target: str, until: datetime) -> None:
         with self.store.transaction() as db:
-            db.execute("INSERT OR REPLACE INTO alert_mutes VALUES (?, ?)", (target, _ts(until)))
+            db.execute("INSERT INTO alert_mutes VALUES (?, ?) "
+                       "ON CONFLICT (target) DO UPDATE SET until = excluded.until", (target, _ts(until)))
 
     def unmute(self, target: str) -> bool:
         with self.store.transaction() as db:

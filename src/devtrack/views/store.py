@@ -1,8 +1,10 @@
 """The snapshot store: every fetch's health and records with its time, behind one interface.
 
-``open_store(url)`` picks the backend from a connection URL. SQLite is the one built in
-(``sqlite:///path/to/file.db``); a team backend (PostgreSQL) implements :class:`SnapshotStore`
-and registers its scheme in ``BACKENDS``.
+``open_store(url)`` picks the database from a connection URL: SQLite for one machine
+(``sqlite:///path/to/file.db``), PostgreSQL for a team's shared store
+(``postgresql://user:password@host/dbname``, needs ``pip install 'devtrack[postgres]'``). Both run
+the same SQL, written once (:mod:`.sqldb` holds the two drivers), so the schema, its migrations,
+retention and add-ons' tables are the same on either.
 
 Where the default store is (:func:`default_url`) follows the credentials file in use, so each
 project's data is its own: ``DEVTRACK_STORE_URL`` if set; else, for a project's
@@ -21,26 +23,22 @@ import hashlib
 import json
 import os
 import secrets
-import sqlite3
-import threading
 import zlib
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, Protocol
 
 from ..integrations.contract import ConnectionResult, IntegrationData, utcnow
+from .sqldb import STORE_ENV, Driver, PostgresDriver, SqliteDriver, StoreError, StoreUnavailable
 from .state import PluginState
 
-STORE_ENV = "DEVTRACK_STORE_URL"
+__all__ = ["STORE_ENV", "StoreError", "StoreUnavailable", "Retention", "Snapshot", "SnapshotStore",
+           "SqlStore", "SqliteStore", "PostgresStore", "MIGRATIONS", "BACKENDS", "open_store", "default_url"]
+
 #: A project's store, relative to the directory of its ``.credentials.json``.
 PROJECT_STORE = Path(".devtrack") / "snapshots.db"
-
-
-class StoreError(RuntimeError):
-    """The store URL is unusable or the database cannot be opened."""
 
 
 @dataclass(frozen=True)
@@ -71,6 +69,8 @@ class SnapshotStore(Protocol):
     """What the coordinator, the views and the CLI need from storage."""
 
     url: str
+    #: ``sqlite`` or ``postgresql``.
+    backend: str
 
     def save(self, data: IntegrationData) -> int: ...
     def latest(self, plugin: str, *, good: bool = False) -> Snapshot | None: ...
@@ -86,6 +86,7 @@ class SnapshotStore(Protocol):
     def migrate_extension(self, name: str, migrations: list[tuple[int, str]]) -> None: ...
     def transaction(self) -> Any: ...
     def query(self, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]: ...
+    def lock(self, db: Any, name: str, *, shared: bool = False) -> None: ...
 
 
 # ---------------------------------------------------------------------- URLs
@@ -114,6 +115,8 @@ def open_store(url: str | None = None, *, retention: Retention | None = None,
     the ``credentials`` file (see :func:`default_url`)."""
     url = url or default_url(credentials=credentials)
     scheme = url.split(":", 1)[0].lower()
+    if scheme == "postgres":
+        scheme = "postgresql"
     factory = BACKENDS.get(scheme)
     if factory is None:
         raise StoreError(
@@ -123,9 +126,10 @@ def open_store(url: str | None = None, *, retention: Retention | None = None,
     return factory(url, retention or Retention())
 
 
-# ---------------------------------------------------------------------- SQLite
+# ---------------------------------------------------------------------- the schema
 
-#: Ordered migrations; each runs once, recorded in ``schema_migrations``.
+#: Ordered migrations, in the portable dialect of :mod:`.sqldb` (SQLite's types; PostgreSQL
+#: gets its own by :func:`.sqldb.pg_ddl`); each runs once, recorded in ``schema_migrations``.
 MIGRATIONS: list[tuple[int, str]] = [
     (1, """
         CREATE TABLE payloads (hash TEXT PRIMARY KEY, body BLOB NOT NULL);
@@ -161,56 +165,40 @@ def _dt(ts: float) -> datetime:
     return datetime.fromtimestamp(ts, timezone.utc)
 
 
-class SqliteStore:
-    """One SQLite file in WAL mode; safe to share between threads (one lock) and processes."""
+class SqlStore:
+    """The store on either database (``driver``); safe to share between threads and processes.
 
-    def __init__(self, url: str, retention: Retention) -> None:
-        self.url = url
+    Writers that must not interleave across processes (a save beside the pruning of its
+    payload, two migrations at once) take the driver's named lock inside their transaction.
+    """
+
+    def __init__(self, driver: Driver, retention: Retention) -> None:
+        self.driver = driver
+        self.backend = driver.name
+        self.url = driver.safe_url
         self.retention = retention
-        raw = url.split(":", 1)[1]
-        if not raw.startswith("///"):
-            raise StoreError("a SQLite store URL looks like sqlite:///relative.db or sqlite:////abs/path.db")
-        path = raw[3:]
-        self.path: Path | None = None if path == ":memory:" else Path(path).expanduser()
-        if self.path is not None:
-            try:  # a new directory is the user's own: the store holds their services' records
-                self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-            except OSError as exc:
-                raise StoreError(f"cannot create {self.path.parent} for the snapshot store: "
-                                 f"{exc.strerror or exc}; set {STORE_ENV} to a writable place") from None
-        self._lock = threading.RLock()
         try:
-            self._db = sqlite3.connect(str(self.path) if self.path else ":memory:",
-                                       check_same_thread=False, isolation_level=None, timeout=10.0)
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute("PRAGMA synchronous=NORMAL")
-            self._db.execute("PRAGMA foreign_keys=ON")
             self._migrate()
-        except sqlite3.Error as exc:
-            raise StoreError(f"cannot open the snapshot store {self.path}: {exc}") from None
-        if self.path is not None:
-            os.chmod(self.path, 0o600)  # it holds the records of the user's services
+        except StoreError:
+            driver.close()
+            raise
+        except Exception as exc:
+            driver.close()
+            raise StoreError(f"cannot prepare the snapshot store {self.url}: {exc}") from None
 
-    @contextmanager
-    def _tx(self) -> Iterator[sqlite3.Connection]:
-        with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
-            try:
-                yield self._db
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
-            self._db.execute("COMMIT")
+    def _tx(self) -> Any:
+        return self.driver.transaction()
 
     def _migrate(self) -> None:
         with self._tx() as db:
+            self.driver.lock(db, "migrate")
             db.execute("CREATE TABLE IF NOT EXISTS schema_migrations "
                        "(version INTEGER PRIMARY KEY, applied_at TEXT NOT NULL)")
-            done = {v for (v,) in db.execute("SELECT version FROM schema_migrations")}
+            done = {v for (v,) in db.execute("SELECT version FROM schema_migrations").fetchall()}
             for version, sql in MIGRATIONS:
                 if version in done:
                     continue
-                for statement in filter(str.strip, sql.split(";")):
+                for statement in self.driver.ddl(sql):
                     db.execute(statement)
                 db.execute("INSERT INTO schema_migrations VALUES (?, ?)", (version, utcnow().isoformat()))
 
@@ -218,30 +206,35 @@ class SqliteStore:
         """Run an add-on's migrations that have not run yet, each once (recorded by name).
 
         Why here: an add-on's state (alerts' incidents) must live beside the snapshots and
-        survive restarts, while the store itself knows nothing of add-ons.
+        survive restarts, while the store itself knows nothing of add-ons. The SQL is in the
+        portable dialect, as the store's own.
         """
         with self._tx() as db:
-            done = {v for (v,) in db.execute("SELECT version FROM extension_migrations WHERE name = ?", (name,))}
+            self.driver.lock(db, "migrate")
+            done = {v for (v,) in db.execute("SELECT version FROM extension_migrations WHERE name = ?",
+                                             (name,)).fetchall()}
             for version, sql in migrations:
                 if version in done:
                     continue
-                for statement in filter(str.strip, sql.split(";")):
+                for statement in self.driver.ddl(sql):
                     db.execute(statement)
                 db.execute("INSERT INTO extension_migrations VALUES (?, ?, ?)",
                            (name, version, utcnow().isoformat()))
 
     def transaction(self) -> Any:
-        """``with store.transaction() as db: db.execute(…)``: one write transaction, serialised
-        with the store's own (and across processes by SQLite)."""
+        """``with store.transaction() as db: db.execute(…)`` (portable SQL, ``?`` placeholders;
+        ``db.insert(…)`` returns the new row's id): one write transaction."""
         return self._tx()
 
     def query(self, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
-        with self._lock:
-            return list(self._db.execute(sql, params).fetchall())
+        return self.driver.query(sql, params)
+
+    def lock(self, db: Any, name: str, *, shared: bool = False) -> None:
+        """Inside ``transaction()``: wait for a lock of that name, held until it ends."""
+        self.driver.lock(db, name, shared=shared)
 
     def schema_version(self) -> int:
-        with self._lock:
-            return int(self._db.execute("SELECT MAX(version) FROM schema_migrations").fetchone()[0] or 0)
+        return int(self.query("SELECT MAX(version) FROM schema_migrations")[0][0] or 0)
 
     # ------------------------------------------------------------------ snapshots
 
@@ -258,13 +251,14 @@ class SqliteStore:
         metrics = json.dumps(data.health.metrics, default=str)
         with self._tx() as db:
             if digest is not None:
-                db.execute("INSERT OR IGNORE INTO payloads VALUES (?, ?)", (digest, body))
-            cur = db.execute(
+                self.driver.lock(db, "payloads", shared=True)  # prune never drops it meanwhile
+                db.execute("INSERT INTO payloads VALUES (?, ?) ON CONFLICT DO NOTHING", (digest, body))
+            sid = db.insert(
                 "INSERT INTO snapshots (plugin, fetched_at, ok, status, metrics, error, payload) "
                 "VALUES (?, ?, ?, ?, ?, ?, ?)",
                 (data.id, _ts(data.fetched_at), int(ok), data.health.status, metrics, error, digest),
             )
-            return int(cur.lastrowid or 0)
+            return int(sid or 0)
 
     _COLS = "s.id, s.plugin, s.fetched_at, s.ok, s.status, s.error, p.body"
 
@@ -280,43 +274,40 @@ class SqliteStore:
 
     def latest(self, plugin: str, *, good: bool = False) -> Snapshot | None:
         where = "s.plugin = ?" + (" AND s.ok = 1" if good else "")
-        with self._lock:
-            row = self._db.execute(
-                f"SELECT {self._COLS} FROM snapshots s LEFT JOIN payloads p ON p.hash = s.payload "
-                f"WHERE {where} ORDER BY s.fetched_at DESC, s.id DESC LIMIT 1", (plugin,)).fetchone()
-        return self._row(row) if row else None
+        rows = self.query(
+            f"SELECT {self._COLS} FROM snapshots s LEFT JOIN payloads p ON p.hash = s.payload "
+            f"WHERE {where} ORDER BY s.fetched_at DESC, s.id DESC LIMIT 1", (plugin,))
+        return self._row(rows[0]) if rows else None
 
     def latest_all(self, *, good: bool = False) -> dict[str, Snapshot]:
         """The newest (good) snapshot of every plugin that has one."""
         cond = "WHERE ok = 1" if good else ""
-        with self._lock:
-            rows = self._db.execute(
-                f"SELECT {self._COLS} FROM snapshots s LEFT JOIN payloads p ON p.hash = s.payload "
-                f"WHERE s.id IN (SELECT (SELECT id FROM snapshots i WHERE i.plugin = o.plugin "
-                f"{'AND i.ok = 1' if good else ''} ORDER BY i.fetched_at DESC, i.id DESC LIMIT 1) "
-                f"FROM (SELECT DISTINCT plugin FROM snapshots {cond}) o)").fetchall()
+        rows = self.query(
+            f"SELECT {self._COLS} FROM snapshots s LEFT JOIN payloads p ON p.hash = s.payload "
+            f"WHERE s.id IN (SELECT (SELECT id FROM snapshots i WHERE i.plugin = o.plugin "
+            f"{'AND i.ok = 1' if good else ''} ORDER BY i.fetched_at DESC, i.id DESC LIMIT 1) "
+            f"FROM (SELECT DISTINCT plugin FROM snapshots {cond}) o)")
         return {r[1]: self._row(r) for r in rows}
 
     def history(self, plugin: str, metric: str, since: datetime) -> list[tuple[datetime, Any]]:
         """One health metric of a plugin's good snapshots since a time, oldest first."""
-        with self._lock:
-            rows = self._db.execute(
-                "SELECT fetched_at, json_extract(metrics, ?) FROM snapshots "
-                "WHERE plugin = ? AND ok = 1 AND fetched_at >= ? ORDER BY fetched_at",
-                (f'$."{metric}"', plugin, _ts(since))).fetchall()
+        expr, key = self.driver.metric(metric)
+        rows = self.query(
+            f"SELECT fetched_at, {expr} FROM snapshots "
+            "WHERE plugin = ? AND ok = 1 AND fetched_at >= ? ORDER BY fetched_at",
+            (key, plugin, _ts(since)))
         return [(_dt(ts), value) for ts, value in rows if value is not None]
 
     # ------------------------------------------------------------------ coordinator state
 
     def save_state(self, state: PluginState) -> None:
         with self._tx() as db:
-            db.execute("INSERT OR REPLACE INTO plugin_state VALUES (?, ?)", (state.id, state.model_dump_json()))
+            db.execute("INSERT INTO plugin_state VALUES (?, ?) "
+                       "ON CONFLICT (plugin) DO UPDATE SET body = excluded.body", (state.id, state.model_dump_json()))
 
     def states(self) -> dict[str, PluginState]:
-        with self._lock:
-            rows = self._db.execute("SELECT plugin, body FROM plugin_state").fetchall()
         out: dict[str, PluginState] = {}
-        for plugin, body in rows:
+        for plugin, body in self.query("SELECT plugin, body FROM plugin_state"):
             try:
                 out[plugin] = PluginState.model_validate_json(body)
             except ValueError:
@@ -324,14 +315,12 @@ class SqliteStore:
         return out
 
     def secret_key(self) -> bytes:
-        """A random per-store key for credential fingerprints (created once)."""
+        """A random per-store key for credential fingerprints (created once, by whichever
+        process asks first)."""
         with self._tx() as db:
-            row = db.execute("SELECT value FROM meta WHERE key = 'fingerprint_key'").fetchone()
-            if row:
-                return bytes(row[0])
-            key = secrets.token_bytes(32)
-            db.execute("INSERT INTO meta VALUES ('fingerprint_key', ?)", (key,))
-            return key
+            db.execute("INSERT INTO meta VALUES ('fingerprint_key', ?) ON CONFLICT DO NOTHING",
+                       (secrets.token_bytes(32),))
+            return bytes(db.execute("SELECT value FROM meta WHERE key = 'fingerprint_key'").fetchone()[0])
 
     # ------------------------------------------------------------------ retention
 
@@ -344,40 +333,54 @@ class SqliteStore:
         daily_cut = _ts(now - timedelta(days=r.daily_days))
         keep = ("SELECT MAX(id) FROM snapshots GROUP BY plugin "
                 "UNION SELECT MAX(id) FROM snapshots WHERE ok = 1 GROUP BY plugin")
+        bucket = self.driver.bucket("fetched_at")
         with self._tx() as db:
+            self.driver.lock(db, "payloads")  # no save may point at a payload being dropped
             before = db.execute("SELECT COUNT(*) FROM snapshots").fetchone()[0]
             db.execute(f"DELETE FROM snapshots WHERE fetched_at < ? AND id NOT IN ({keep})", (daily_cut,))
             # failed fetches matter while they are recent; their history is the good data's gaps
             db.execute(f"DELETE FROM snapshots WHERE ok = 0 AND fetched_at < ? AND id NOT IN ({keep})",
                        (full_cut,))
-            for lo, hi, bucket in ((hourly_cut, full_cut, 3600), (daily_cut, hourly_cut, 86400)):
+            for lo, hi, size in ((hourly_cut, full_cut, 3600), (daily_cut, hourly_cut, 86400)):
                 db.execute(
                     f"DELETE FROM snapshots WHERE fetched_at >= ? AND fetched_at < ? AND id NOT IN ({keep}) "
                     "AND id NOT IN (SELECT MAX(id) FROM snapshots WHERE fetched_at >= ? AND fetched_at < ? "
-                    "GROUP BY plugin, CAST(fetched_at / ? AS INTEGER))",
-                    (lo, hi, lo, hi, bucket))
+                    f"GROUP BY plugin, {bucket})",
+                    (lo, hi, lo, hi, size))
             db.execute("DELETE FROM payloads WHERE hash NOT IN "
                        "(SELECT payload FROM snapshots WHERE payload IS NOT NULL)")
             removed = before - db.execute("SELECT COUNT(*) FROM snapshots").fetchone()[0]
         return int(removed)
 
     def stats(self) -> dict[str, Any]:
-        with self._lock:
-            snaps = self._db.execute("SELECT COUNT(*) FROM snapshots").fetchone()[0]
-            payloads = self._db.execute("SELECT COUNT(*) FROM payloads").fetchone()[0]
-        size = 0
-        if self.path is not None:
-            size = sum(p.stat().st_size for p in self.path.parent.glob(self.path.name + "*") if p.is_file())
-        return {"url": self.url, "snapshots": snaps, "payloads": payloads, "bytes": size}
+        snaps = self.query("SELECT COUNT(*) FROM snapshots")[0][0]
+        payloads = self.query("SELECT COUNT(*) FROM payloads")[0][0]
+        return {"url": self.url, "backend": self.backend, "snapshots": int(snaps), "payloads": int(payloads),
+                "bytes": self.driver.size()}
 
     def vacuum(self) -> None:
-        with self._lock:
-            self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-            self._db.execute("VACUUM")
+        self.driver.vacuum()
 
     def close(self) -> None:
-        with self._lock:
-            self._db.close()
+        self.driver.close()
 
 
-BACKENDS: dict[str, Callable[[str, Retention], SnapshotStore]] = {"sqlite": SqliteStore}
+class SqliteStore(SqlStore):
+    """One SQLite file in WAL mode (or ``sqlite:///:memory:``)."""
+
+    def __init__(self, url: str, retention: Retention) -> None:
+        driver = SqliteDriver(url)
+        self.path = driver.path
+        super().__init__(driver, retention)
+
+
+class PostgresStore(SqlStore):
+    """A PostgreSQL database shared by a team's instances (psycopg 3, a connection pool)."""
+
+    def __init__(self, url: str, retention: Retention) -> None:
+        super().__init__(PostgresDriver(url), retention)
+
+
+BACKENDS: dict[str, Callable[[str, Retention], SnapshotStore]] = {
+    "sqlite": SqliteStore, "postgresql": PostgresStore,
+}
