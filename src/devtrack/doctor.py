@@ -119,6 +119,33 @@ def _snapshot_states(path: Path) -> tuple[dict[str, Any], str | None]:
     return out, None
 
 
+def _database_states(url: str, info: dict[str, Any]) -> tuple[dict[str, Any], str | None]:
+    """A team store on PostgreSQL: does it answer, at which schema version, and each
+    connection's refresh state (the report never shows the URL's password)."""
+    from .views.store import StoreError, open_store
+
+    try:
+        store = open_store(url)
+    except StoreError as exc:
+        info["reachable"] = False
+        return {}, redact.safe_str(exc)
+    except Exception as exc:  # a driver's own error: reported, never raised into the report
+        info["reachable"] = False
+        return {}, f"cannot read the snapshot database {_safe_url(url)}: {redact.safe_str(exc)}"
+    try:
+        info["reachable"] = True
+        info["schema_version"] = store.schema_version()  # type: ignore[attr-defined]
+        stats = store.stats()
+        info.update(snapshots=stats["snapshots"], bytes=stats["bytes"])
+        states = store.states()
+        info["connections_with_state"] = len(states)
+        return dict(states), None
+    except StoreError as exc:
+        return {}, redact.safe_str(exc)
+    finally:
+        store.close()
+
+
 def _keychain(doc: Doc) -> dict[str, Any]:
     from . import keychain
 
@@ -243,7 +270,11 @@ def _snapshots(env: dict[str, str], credentials: Path) -> dict[str, Any]:
                             "the per-user data directory"}
     states: dict[str, Any] = {}
     problem = None
-    if url.startswith("sqlite:///") and url[len("sqlite:///"):] != ":memory:":
+    scheme = url.split(":", 1)[0].lower()
+    if scheme in ("postgresql", "postgres"):
+        info["backend"] = "postgresql"
+        states, problem = _database_states(url, info)
+    elif url.startswith("sqlite:///") and url[len("sqlite:///"):] != ":memory:":
         path = Path(url[len("sqlite:///"):]).expanduser()
         info.update(_file(path))
         if path.exists():
@@ -355,7 +386,11 @@ def text(report: dict[str, Any]) -> str:
                         ("snapshots", "snapshot store")):
         info = st[name]
         where = info.get("path") or info.get("url")
-        if info.get("exists") is False:
+        if info.get("backend") == "postgresql":
+            state = (f"PostgreSQL, schema {info.get('schema_version')}, {info.get('snapshots')} snapshots"
+                     if info.get("reachable") else "PostgreSQL, not reachable")
+            lines.append(f"  {label}: {where} ({state})")
+        elif info.get("exists") is False:
             lines.append(f"  {label}: {where} (does not exist yet)")
         else:
             lines.append(f"  {label}: {where} (mode {info.get('mode')}, git: {info.get('git')})")

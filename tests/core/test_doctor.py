@@ -123,3 +123,37 @@ def test_the_leak_scan_reads_every_file_of_a_bundle(tmp_path: Path) -> None:
     _, leaks, _ = leakscan.find_leaks({"doctor bundles": [t for _, t in texts]}, set(), {secret})
     assert len(leaks) == 1 and "doctor bundles" in leaks[0]
     bundle.unlink()  # planted on purpose: not for the session's own scan
+
+
+def test_doctor_on_a_team_database_reports_it_without_its_password(sb, sandbox_env, pg_server, pg_url: str) -> None:
+    """A store on PostgreSQL: the report says whether it answers and its schema, never the
+    password of its URL, and a database that is down is a problem, not a traceback."""
+    from urllib.parse import urlsplit
+
+    from devtrack.views.store import MIGRATIONS
+
+    with __import__("psycopg").connect(pg_url, autocommit=True) as db:
+        db.execute("CREATE ROLE doctor_user LOGIN PASSWORD 'doctor-pw-1234567'")
+        db.execute("GRANT ALL ON SCHEMA public TO doctor_user")
+    parts = urlsplit(pg_url)
+    url = f"postgresql://doctor_user:doctor-pw-1234567@{parts.hostname}:{parts.port}{parts.path}"
+    env = {"DEVTRACK_STORE_URL": url}
+    assert run_cli("views", "refresh", "--json", env=env).returncode in (0, 1)
+    out = run_cli("doctor", "--json", env=env)
+    info = json.loads(out.stdout)["stores"]["snapshots"]
+    assert info["backend"] == "postgresql" and info["reachable"] is True
+    assert info["schema_version"] == MIGRATIONS[-1][0] and info["snapshots"] > 0 and info["connections_with_state"] > 0
+    i = (out.stdout + out.stderr).find("doctor-pw-1234567"); assert i < 0, (out.stdout + out.stderr)[max(0, i - 300):i + 50]
+    assert "doctor_user:" + "\u2022" * 8 + "@" in info["url"]
+    people = run_cli("doctor", env=env)
+    assert "PostgreSQL, schema" in people.stdout and "doctor-pw-1234567" not in people.stdout + people.stderr
+
+    pg_server.stop_server()
+    try:
+        down = run_cli("doctor", "--json", env=env)
+    finally:
+        pg_server.start_again()
+    report = json.loads(down.stdout)
+    assert report["stores"]["snapshots"]["reachable"] is False and "Traceback" not in down.stderr
+    assert any(p.startswith("cannot reach the snapshot database postgresql://doctor_user:") for p in report["problems"])
+    assert "doctor-pw-1234567" not in down.stdout + down.stderr
