@@ -77,8 +77,12 @@ def serve(
         # our clean-up (stopping the sandbox) instead of killing the process on the spot.
         signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
         try:
-            from ..web.views_routes import start_refresh  # issue 8: the refresh coordinator
+            from ..web.views_routes import share_sessions, start_refresh  # issue 8: the refresh coordinator
 
+            if not sandbox:  # a sandbox keeps its snapshots in its own SQLite file
+                shared = share_sessions(app)  # a team's instances accept each other's logins
+                if shared:
+                    warn(shared)
             start_refresh(app, sandbox=sandbox)
             server.run(sockets=[sock])
         except KeyboardInterrupt:

@@ -134,6 +134,13 @@ class Guard:
         self._key = secrets.token_bytes(32)
         redact.register([self.access_token])  # e.g. uvicorn's access log of GET /login?token=…
 
+    def share_key(self, secret: bytes) -> None:
+        """Use a key derived from ``secret`` (the shared store's) instead of this process's own,
+        so instances of one team behind one name accept each other's login cookies and CSRF
+        tokens, and a restart keeps browsers logged in. The access token still decides who
+        gets a cookie."""
+        self._key = hmac.new(secret, b"devtrack web sessions", hashlib.sha256).digest()
+
     def csrf_token(self, session_id: str) -> str:
         """The token a page of this session must send back: an HMAC of the session id."""
         return hmac.new(self._key, b"csrf:" + session_id.encode(), hashlib.sha256).hexdigest()

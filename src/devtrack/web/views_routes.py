@@ -101,6 +101,23 @@ def start_refresh(app: FastAPI, *, sandbox: bool = False) -> ViewsRuntime:
     return runtime
 
 
+def share_sessions(app: FastAPI) -> str | None:
+    """On a team's store (PostgreSQL), derive the web sessions' key from the store's secret, so
+    every instance behind one name accepts a browser logged in on another. Returns why not,
+    when the store cannot be read now (sessions then stay this process's own)."""
+    from ..views.store import StoreError
+
+    runtime: ViewsRuntime = app.state.views
+    try:
+        store = runtime.store
+        if store.backend != "postgresql":
+            return None
+        app.state.guard.share_key(store.secret_key())
+    except StoreError as exc:
+        return f"{exc}; browser logins work only on this instance until a restart"
+    return None
+
+
 def _runtime(request: Request) -> ViewsRuntime:
     return request.app.state.views  # type: ignore[no-any-return]
 
