@@ -255,6 +255,10 @@ class PostgresDriver:
         from psycopg_pool import PoolTimeout
 
         self._errors += (PoolTimeout,)
+        try:  # one plain connection first: its error says why (refused, password, no database)
+            psycopg.connect(url, connect_timeout=int(PG_TIMEOUT)).close()
+        except psycopg.Error as exc:
+            raise StoreUnavailable(f"cannot reach the snapshot database {self.safe_url}: {self._why(exc)}") from None
         self._pool = ConnectionPool(
             url, min_size=1, max_size=PG_POOL_MAX, timeout=PG_TIMEOUT, open=False,
             kwargs={"autocommit": True, "connect_timeout": int(PG_TIMEOUT), "application_name": "devtrack"},
