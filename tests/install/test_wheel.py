@@ -127,3 +127,40 @@ def test_the_extra_check_names_the_packages_of_the_extra() -> None:
     extra = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["optional-dependencies"]["sandbox"]
     names = {re.split(r"[\[<>=!~ ;]", req, maxsplit=1)[0].lower() for req in extra}
     assert names == set(EXTRA_MODULES)
+
+
+def test_team_mode_without_and_with_its_extra(installed: Installed, tmp_path: Path, pg_url: str) -> None:
+    """``DEVTRACK_STORE_URL=postgresql://…`` without the ``postgres`` extra is one line naming
+    the install command; with psycopg from the extra (installed beside the wheel on
+    ``PYTHONPATH``, so the shared venv stays as a user without extras has it) the installed
+    wheel refreshes into the real PostgreSQL and reads it back."""
+    probe = subprocess.run([str(installed.python), "-c", "import psycopg"], capture_output=True, timeout=60)
+    assert probe.returncode != 0  # the premise: the extra is not installed
+    env = user_env(tmp_path, DEVTRACK_STORE_URL=pg_url)
+    proc = subprocess.run([str(installed.devtrack), "views", "refresh"], cwd=tmp_path, env=env,
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode != 0 and "Traceback" not in proc.stderr
+    assert "pip install 'devtrack[postgres]'" in proc.stderr, proc.stderr
+
+    extra = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["optional-dependencies"]["postgres"]
+    target = tmp_path / "postgres-extra"
+    pip = subprocess.run([str(installed.python), "-m", "pip", "install", "-q", "--target", str(target), *extra],
+                         capture_output=True, text=True, timeout=600)
+    assert pip.returncode == 0, pip.stderr[-2000:]
+    env["PYTHONPATH"] = str(target)
+    for args in (["views", "refresh", "--json"], ["alerts", "mute", "github", "--for", "1h"]):
+        done = subprocess.run([str(installed.devtrack), *args], cwd=tmp_path, env=env,
+                              capture_output=True, text=True, timeout=180)
+        assert done.returncode in (0, 1) and "Traceback" not in done.stderr, (args, done.stderr)  # 1: nothing set up
+    status = subprocess.run([str(installed.devtrack), "doctor", "--json"], cwd=tmp_path, env=env,
+                            capture_output=True, text=True, timeout=180)
+    import json
+
+    import psycopg
+
+    from devtrack.views.store import MIGRATIONS
+
+    info = json.loads(status.stdout)["stores"]["snapshots"]
+    assert info["backend"] == "postgresql" and info["reachable"] is True and info["schema_version"] == MIGRATIONS[-1][0]
+    with psycopg.connect(pg_url) as db:  # the mute went to PostgreSQL, through the alerts' own tables
+        assert db.execute("SELECT target FROM alert_mutes").fetchall() == [("github",)]
