@@ -10,15 +10,29 @@ proxied rounds take turns.
 Targets (issue 15): the proxy adds at most 5 ms to the 99th percentile of the time to first
 streamed byte, and keeps at least 0.95 of the direct throughput.
 
-Event loop of the proxy's server: measured both ways here, asyncio and uvloop (what
-``uvicorn[standard]`` brings). On this project's shared 2-core machine (load 12-22 while
-measuring) neither was consistently faster: over four runs uvloop kept more of the direct
-throughput three times (0.26-0.88 against 0.36-0.81) and used a little less CPU per stream
-(11-14 ms against 13-14 ms, load generator, emulator and proxy together), but added as much or
-more to the p99 time to first byte (2,068-3,797 ms against 1,535-3,993 ms). The time goes to
-httpx, httpcore and h11 rather than to the loop, so ``devtrack serve`` and ``devtrack ai serve``
-stay on asyncio (``web.server.LOOP``) and DevTrack gains no dependency. httptools was not
-tried: the header deadline (``web.server.HeaderDeadline``) is written against h11's states.
+Where the proxy's time goes (py-spy on the proxy at 200 streams, 2026-12-02): relaying is one
+upstream read and one client write per event, 20 events a second per stream. A quarter of the
+proxy's CPU goes to reading through httpcore's anyio network layer (a cancel scope and socket
+stream per read); a plain asyncio network backend measured 7.2 -> 5.4 ms of CPU per stream,
+but it would plug into a private attribute of httpx, so the proxy keeps httpx's own. The rest
+is mostly socket writes and the loop itself, then httpx/httpcore/h11 per event. Idle upstream
+connections are kept 30 s instead of httpx's 5: a direct round here lasts more than 5 s, so
+each proxied round began by connecting again for every stream.
+
+Event loop: uvloop (``uvicorn[standard]``'s) costs the proxy about a tenth less CPU per stream
+than asyncio in every paired run, so ``web.server.LOOP`` is uvloop where it is installed (a
+dependency except on Windows). httptools measured 4.2 ms against 4.6-4.8 ms per stream but is
+not used: uvicorn's httptools protocol has no limit on a request head's size and the header
+deadline (``web.server.HeaderDeadline``) follows h11's states.
+
+Latency floor: on this project's shared 2-core machine the p99 figures are set by CPU
+contention more than by the proxy's path. Runs of 2026-12-02 added 17-18 ms (asyncio) and
+12 ms (uvloop) at load 1.2-1.9, but 300-500 ms at load 2.6-4.7, the direct p99 rising too
+(5-10 ms, then 23-119 ms); throughput stayed 0.95-1.05 of direct. Load generator, emulator and
+proxy together use about 0.9 of the 2 cores at 200 streams (the proxy ~0.45), so a new
+stream's first byte waits behind other streams' events in the proxy's loop at each of its
+steps (accept, request, upstream write, upstream head, client head, first event), where direct
+has one busy process fewer. The 5 ms target stays, and is missed here.
 """
 
 from __future__ import annotations
