@@ -17,6 +17,7 @@ COMMANDS: dict[str, tuple[str, str, bool]] = {
     "serve": (".serve", "serve", False),
     "ai": (".ai", "app", True),
     "alerts": (".alerts", "app", True),
+    "store": (".store", "app", True),
     "sandbox": (".sandbox", "app", True),
     "doctor": (".doctor", "doctor", False),
     "plugin": (".plugin", "app", True),

@@ -54,6 +54,10 @@ class Tx(Protocol):
         ``ON CONFLICT DO NOTHING`` skipped the row."""
         ...
 
+    def executemany(self, sql: str, rows: list[tuple[Any, ...]]) -> None:
+        """One statement for many rows (a batch of a copy), in as few round trips as the driver can."""
+        ...
+
 
 class Driver(Protocol):
     name: str
@@ -68,9 +72,18 @@ class Driver(Protocol):
     def bucket(self, column: str) -> str: ...
     def size(self) -> int: ...
     def tables(self) -> list[str]: ...
+    def columns(self, table: str) -> list[str]: ...
+    def primary_key(self, table: str) -> list[str]: ...
     def reset_ids(self, db: Tx, table: str) -> None: ...
     def vacuum(self) -> None: ...
     def close(self) -> None: ...
+
+
+def _ident(name: str) -> str:
+    """A table name for SQL text: only plain names (the schema's own) are accepted."""
+    if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name):
+        raise StoreError(f"not a plain table name: {name!r}")
+    return name
 
 
 def _statements(sql: str) -> list[str]:
@@ -90,6 +103,9 @@ class _SqliteTx:
     def insert(self, sql: str, params: tuple[Any, ...] = ()) -> int | None:
         cur = self.db.execute(sql, params)
         return int(cur.lastrowid) if cur.rowcount and cur.lastrowid is not None else None
+
+    def executemany(self, sql: str, rows: list[tuple[Any, ...]]) -> None:
+        self.db.executemany(sql, rows)
 
 
 class SqliteDriver:
@@ -158,6 +174,14 @@ class SqliteDriver:
         return [r[0] for r in self.query("SELECT name FROM sqlite_master WHERE type = 'table' "
                                          "AND name NOT LIKE 'sqlite_%' ORDER BY name")]
 
+    def columns(self, table: str) -> list[str]:
+        return [r[1] for r in self.query(f"PRAGMA table_info({_ident(table)})")]
+
+    def primary_key(self, table: str) -> list[str]:
+        """The key's columns in key order (``pk`` is each column's 1-based place in it)."""
+        return [name for _, name in sorted((r[5], r[1]) for r in self.query(f"PRAGMA table_info({_ident(table)})")
+                                           if r[5])]
+
     def reset_ids(self, db: Tx, table: str) -> None:
         """Nothing to do: SQLite's next id follows the largest one."""
 
@@ -222,6 +246,10 @@ class _PgTx:
     def insert(self, sql: str, params: tuple[Any, ...] = ()) -> int | None:
         row = self.conn.execute(pg_sql(sql + " RETURNING id"), params).fetchone()
         return None if row is None else int(row[0])
+
+    def executemany(self, sql: str, rows: list[tuple[Any, ...]]) -> None:
+        with self.conn.cursor() as cur:  # psycopg pipelines the rows: one round trip, not one each
+            cur.executemany(pg_sql(sql), rows)
 
 
 #: Seconds to wait for a connection before a call reports the database unavailable.
@@ -317,6 +345,17 @@ class PostgresDriver:
         return [r[0] for r in self.query("SELECT table_name FROM information_schema.tables "
                                          "WHERE table_schema = current_schema() AND table_type = 'BASE TABLE' "
                                          "ORDER BY table_name")]
+
+    def columns(self, table: str) -> list[str]:
+        return [r[0] for r in self.query("SELECT column_name FROM information_schema.columns "
+                                         "WHERE table_schema = current_schema() AND table_name = ? "
+                                         "ORDER BY ordinal_position", (table,))]
+
+    def primary_key(self, table: str) -> list[str]:
+        return [r[0] for r in self.query(
+            "SELECT a.attname FROM pg_index i JOIN pg_attribute a ON a.attrelid = i.indrelid "
+            "AND a.attnum = ANY(i.indkey) WHERE i.indrelid = to_regclass(?) AND i.indisprimary "
+            "ORDER BY array_position(i.indkey::int2[], a.attnum)", (_ident(table),))]
 
     def reset_ids(self, db: Tx, table: str) -> None:
         """After rows were copied in with their ids, new ones continue after the largest."""

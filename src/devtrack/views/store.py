@@ -154,6 +154,9 @@ MIGRATIONS: list[tuple[int, str]] = [
             name TEXT NOT NULL, version INTEGER NOT NULL, applied_at TEXT NOT NULL,
             PRIMARY KEY (name, version))
     """),
+    # Each add-on migration's SQL beside its record, so `devtrack store migrate` can build the
+    # add-ons' tables on another database without the core importing any add-on.
+    (3, "ALTER TABLE extension_migrations ADD COLUMN statements TEXT"),
 ]
 
 
@@ -208,18 +211,33 @@ class SqlStore:
         Why here: an add-on's state (alerts' incidents) must live beside the snapshots and
         survive restarts, while the store itself knows nothing of add-ons. The SQL is in the
         portable dialect, as the store's own.
+
+        Each migration's SQL is recorded with it (and filled in for one recorded before the
+        store kept it), so a copy of the store can replay the schema (:meth:`extensions`).
         """
         with self._tx() as db:
             self.driver.lock(db, "migrate")
-            done = {v for (v,) in db.execute("SELECT version FROM extension_migrations WHERE name = ?",
-                                             (name,)).fetchall()}
+            done = {v: sql for v, sql in db.execute(
+                "SELECT version, statements FROM extension_migrations WHERE name = ?", (name,)).fetchall()}
             for version, sql in migrations:
                 if version in done:
+                    if done[version] is None:
+                        db.execute("UPDATE extension_migrations SET statements = ? WHERE name = ? AND version = ?",
+                                   (sql, name, version))
                     continue
                 for statement in self.driver.ddl(sql):
                     db.execute(statement)
-                db.execute("INSERT INTO extension_migrations VALUES (?, ?, ?)",
-                           (name, version, utcnow().isoformat()))
+                db.execute("INSERT INTO extension_migrations (name, version, applied_at, statements) "
+                           "VALUES (?, ?, ?, ?)", (name, version, utcnow().isoformat(), sql))
+
+    def extensions(self) -> dict[str, list[tuple[int, str | None]]]:
+        """Every add-on's applied migrations, by name, in order: (version, its SQL or ``None``
+        when it ran before the store recorded SQL)."""
+        out: dict[str, list[tuple[int, str | None]]] = {}
+        for name, version, sql in self.query(
+                "SELECT name, version, statements FROM extension_migrations ORDER BY name, version"):
+            out.setdefault(name, []).append((int(version), sql))
+        return out
 
     def transaction(self) -> Any:
         """``with store.transaction() as db: db.execute(…)`` (portable SQL, ``?`` placeholders;
