@@ -20,7 +20,7 @@ from devtrack.alerts.incidents import Incidents
 from devtrack.integrations.contract import ConnectionResult, Deployment, Health, IntegrationData, Records, ResultKind
 from devtrack.views import store_copy
 from devtrack.views.state import PluginState
-from devtrack.views.store import SqlStore, open_store
+from devtrack.views.store import MIGRATIONS, SqlStore, open_store
 from tests.core.helpers import run_cli
 from tests.pgserver import free_port
 
@@ -296,11 +296,11 @@ def test_status_shows_backend_counts_and_no_password(store_url: str) -> None:
     proc = run_cli("store", "status", store_url, "--json")
     assert proc.returncode == 0, proc.stderr
     info = json.loads(proc.stdout)
-    assert info["backend"] == store_url.split(":")[0] and info["schema_version"] == 3
+    assert info["backend"] == store_url.split(":")[0] and info["schema_version"] == MIGRATIONS[-1][0]
     assert info["tables"]["snapshots"] == 5 and info["tables"]["alert_mutes"] == 1
     assert info["extensions"] == {"alerts": [1]} and info["bytes"] > 0
     text = run_cli("store", "status", store_url)
-    assert text.returncode == 0 and "schema version 3" in text.stdout and "alert_incidents" in text.stdout
+    assert text.returncode == 0 and f"schema version {MIGRATIONS[-1][0]}" in text.stdout and "alert_incidents" in text.stdout
     assert secret not in proc.stdout + text.stdout + text.stderr
     if info["backend"] == "postgresql":
         assert ":***@" in info["url"]

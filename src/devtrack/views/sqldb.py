@@ -19,7 +19,7 @@ import os
 import re
 import sqlite3
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
@@ -54,6 +54,11 @@ class Tx(Protocol):
         ``ON CONFLICT DO NOTHING`` skipped the row."""
         ...
 
+    def insert_later(self, sql: str, params: tuple[Any, ...] = ()) -> Callable[[], int | None]:
+        """:meth:`insert` whose id is read after the transaction ends (so a pipelined one sends
+        everything, its commit too, in one round trip)."""
+        ...
+
     def executemany(self, sql: str, rows: list[tuple[Any, ...]]) -> None:
         """One statement for many rows (a batch of a copy), in as few round trips as the driver can."""
         ...
@@ -64,12 +69,13 @@ class Driver(Protocol):
     #: The URL to show: a password in it is masked.
     safe_url: str
 
-    def transaction(self) -> Any: ...
+    def transaction(self, *, pipeline: bool = False) -> Any: ...
     def query(self, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]: ...
     def ddl(self, sql: str) -> list[str]: ...
     def lock(self, db: Tx, name: str, *, shared: bool = False) -> None: ...
     def metric(self, name: str) -> tuple[str, Any]: ...
     def bucket(self, column: str) -> str: ...
+    def newest_per_plugin(self, cols: str, good: bool) -> str: ...
     def size(self) -> int: ...
     def tables(self) -> list[str]: ...
     def columns(self, table: str) -> list[str]: ...
@@ -103,6 +109,10 @@ class _SqliteTx:
     def insert(self, sql: str, params: tuple[Any, ...] = ()) -> int | None:
         cur = self.db.execute(sql, params)
         return int(cur.lastrowid) if cur.rowcount and cur.lastrowid is not None else None
+
+    def insert_later(self, sql: str, params: tuple[Any, ...] = ()) -> Callable[[], int | None]:
+        new = self.insert(sql, params)
+        return lambda: new
 
     def executemany(self, sql: str, rows: list[tuple[Any, ...]]) -> None:
         self.db.executemany(sql, rows)
@@ -139,7 +149,8 @@ class SqliteDriver:
             os.chmod(self.path, 0o600)  # it holds the records of the user's services
 
     @contextmanager
-    def transaction(self) -> Iterator[_SqliteTx]:
+    def transaction(self, *, pipeline: bool = False) -> Iterator[_SqliteTx]:
+        """``pipeline`` means nothing here: every statement is a library call already."""
         with self._lock:
             self._db.execute("BEGIN IMMEDIATE")
             try:
@@ -164,6 +175,15 @@ class SqliteDriver:
 
     def bucket(self, column: str) -> str:
         return f"CAST({column} / ? AS INTEGER)"  # times are positive: truncation is floor
+
+    def newest_per_plugin(self, cols: str, good: bool) -> str:
+        """Each plugin's newest (good) snapshot ``s`` with its payload ``p``: SQLite walks the
+        index for the distinct plugins and looks each one's newest up by row id."""
+        ok = "AND i.ok = 1" if good else ""
+        return (f"SELECT {cols} FROM snapshots s LEFT JOIN payloads p ON p.hash = s.payload "
+                f"WHERE s.id IN (SELECT (SELECT id FROM snapshots i WHERE i.plugin = o.plugin {ok} "
+                f"ORDER BY i.fetched_at DESC, i.id DESC LIMIT 1) "
+                f"FROM (SELECT DISTINCT plugin FROM snapshots {'WHERE ok = 1' if good else ''}) o)")
 
     def size(self) -> int:
         if self.path is None:
@@ -247,6 +267,15 @@ class _PgTx:
         row = self.conn.execute(pg_sql(sql + " RETURNING id"), params).fetchone()
         return None if row is None else int(row[0])
 
+    def insert_later(self, sql: str, params: tuple[Any, ...] = ()) -> Callable[[], int | None]:
+        cur = self.conn.execute(pg_sql(sql + " RETURNING id"), params)
+
+        def new() -> int | None:
+            row = cur.fetchone()
+            return None if row is None else int(row[0])
+
+        return new
+
     def executemany(self, sql: str, rows: list[tuple[Any, ...]]) -> None:
         with self.conn.cursor() as cur:  # psycopg pipelines the rows: one round trip, not one each
             cur.executemany(pg_sql(sql), rows)
@@ -316,13 +345,24 @@ class PostgresDriver:
             raise StoreUnavailable(f"the snapshot database {self.safe_url} is unavailable: {self._why(exc)}") from None
 
     @contextmanager
-    def transaction(self) -> Iterator[_PgTx]:
-        with self._connection() as conn, conn.transaction():
-            yield _PgTx(conn)
+    def transaction(self, *, pipeline: bool = False) -> Iterator[_PgTx]:
+        """``pipeline``: send the statements without waiting for each answer (psycopg's
+        pipeline mode), for a writer that reads only its last statement's result (a save:
+        one round trip for lock and inserts instead of one each). Row counts are not known
+        until then, so callers that test ``rowcount`` leave it off."""
+        with self._connection() as conn:
+            if not pipeline:
+                with conn.transaction():
+                    yield _PgTx(conn)
+                return
+            with conn.pipeline(), conn.transaction():
+                yield _PgTx(conn)
 
     def query(self, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
-        with self._connection() as conn:
-            return list(conn.execute(pg_sql(sql), params).fetchall())
+        """Rows in PostgreSQL's binary format: payloads arrive as their bytes, not as hex text
+        of twice the size."""
+        with self._connection() as conn, conn.cursor(binary=True) as cur:
+            return list(cur.execute(pg_sql(sql), params).fetchall())
 
     def ddl(self, sql: str) -> list[str]:
         return pg_ddl(sql)
@@ -337,6 +377,18 @@ class PostgresDriver:
 
     def bucket(self, column: str) -> str:
         return f"FLOOR({column} / ?)"  # CAST would round, not truncate
+
+    def newest_per_plugin(self, cols: str, good: bool) -> str:
+        """Each plugin's newest (good) snapshot ``s`` with its payload ``p``. PostgreSQL has no
+        skip scan, so the distinct plugins come from a recursive walk of the index (one step
+        per plugin, not a scan of every snapshot), each plugin's newest from a lateral lookup."""
+        ok = "AND i.ok = 1" if good else ""
+        return ("WITH RECURSIVE o(plugin) AS ("
+                "(SELECT plugin FROM snapshots ORDER BY plugin LIMIT 1) UNION ALL "
+                "SELECT (SELECT n.plugin FROM snapshots n WHERE n.plugin > o.plugin ORDER BY n.plugin LIMIT 1) "
+                "FROM o WHERE o.plugin IS NOT NULL) "
+                f"SELECT {cols} FROM o CROSS JOIN LATERAL (SELECT * FROM snapshots i WHERE i.plugin = o.plugin {ok} "
+                "ORDER BY i.fetched_at DESC, i.id DESC LIMIT 1) s LEFT JOIN payloads p ON p.hash = s.payload")
 
     def size(self) -> int:
         return int(self.query("SELECT pg_database_size(current_database())")[0][0])

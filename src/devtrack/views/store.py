@@ -157,6 +157,8 @@ MIGRATIONS: list[tuple[int, str]] = [
     # Each add-on migration's SQL beside its record, so `devtrack store migrate` can build the
     # add-ons' tables on another database without the core importing any add-on.
     (3, "ALTER TABLE extension_migrations ADD COLUMN statements TEXT"),
+    # Each plugin's newest snapshot (latest, latest_all) is one index step, not a sort of its history.
+    (4, "CREATE INDEX snapshots_newest ON snapshots(plugin, fetched_at, id)"),
 ]
 
 
@@ -267,16 +269,16 @@ class SqlStore:
             body = zlib.compress(raw, 6)
         error = data.error.model_dump_json() if data.error else None
         metrics = json.dumps(data.health.metrics, default=str)
-        with self._tx() as db:
+        with self.driver.transaction(pipeline=True) as db:
             if digest is not None:
                 self.driver.lock(db, "payloads", shared=True)  # prune never drops it meanwhile
                 db.execute("INSERT INTO payloads VALUES (?, ?) ON CONFLICT DO NOTHING", (digest, body))
-            sid = db.insert(
+            sid = db.insert_later(
                 "INSERT INTO snapshots (plugin, fetched_at, ok, status, metrics, error, payload) "
                 "VALUES (?, ?, ?, ?, ?, ?, ?)",
                 (data.id, _ts(data.fetched_at), int(ok), data.health.status, metrics, error, digest),
             )
-            return int(sid or 0)
+        return int(sid() or 0)
 
     _COLS = "s.id, s.plugin, s.fetched_at, s.ok, s.status, s.error, p.body"
 
@@ -299,12 +301,7 @@ class SqlStore:
 
     def latest_all(self, *, good: bool = False) -> dict[str, Snapshot]:
         """The newest (good) snapshot of every plugin that has one."""
-        cond = "WHERE ok = 1" if good else ""
-        rows = self.query(
-            f"SELECT {self._COLS} FROM snapshots s LEFT JOIN payloads p ON p.hash = s.payload "
-            f"WHERE s.id IN (SELECT (SELECT id FROM snapshots i WHERE i.plugin = o.plugin "
-            f"{'AND i.ok = 1' if good else ''} ORDER BY i.fetched_at DESC, i.id DESC LIMIT 1) "
-            f"FROM (SELECT DISTINCT plugin FROM snapshots {cond}) o)")
+        rows = self.query(self.driver.newest_per_plugin(self._COLS, good))
         return {r[1]: self._row(r) for r in rows}
 
     def history(self, plugin: str, metric: str, since: datetime) -> list[tuple[datetime, Any]]:
