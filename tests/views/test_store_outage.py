@@ -7,9 +7,11 @@ A server started while the database is down serves the banner and comes up once 
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterator
 from datetime import datetime, timezone
@@ -80,6 +82,28 @@ def down(pg_server: PgServer) -> Iterator[PgServer]:
         pg_server.start_again()
 
 
+class _Stream(threading.Thread):
+    """The server's live event stream (what live pages hear), read from now on: ``(kind, data)``."""
+
+    def __init__(self, url: str) -> None:
+        super().__init__(daemon=True)
+        self.url = url
+        self.events: list[tuple[str, dict[str, Any]]] = []
+        self.open = threading.Event()
+        self.start()
+        assert self.open.wait(10), "the event stream did not open"
+
+    def run(self) -> None:
+        kind = ""
+        with webauth.client(self.url, timeout=None) as client, client.stream("GET", "/api/v1/events") as r:
+            self.open.set()
+            for line in r.iter_lines():
+                if line.startswith("event: "):
+                    kind = line[7:]
+                elif line.startswith("data: ") and kind.startswith("store."):
+                    self.events.append((kind, json.loads(line[6:])))
+
+
 def _store(client: httpx.Client) -> dict[str, Any]:
     r = client.get("/api/v1/views/dashboard")
     assert r.status_code == 200, r.text
@@ -98,6 +122,7 @@ def test_serve_keeps_the_last_data_pauses_and_catches_up(
         assert all(cards[cid]["last_refresh"] for cid in CONNECTIONS)
         page = client.get("/")
         assert page.status_code == 200 and BANNER not in page.text
+        stream = _Stream(served.url)
 
         down.stop_server()
         during = _wait(lambda: (v := _store(client))["store"]["available"] is False and v, 30, "the outage seen")
@@ -135,6 +160,11 @@ def test_serve_keeps_the_last_data_pauses_and_catches_up(
                       "a fresh snapshot of every connection")
         assert fresh["sentry"] > first["sentry"]
         assert client.post("/api/v1/views/refresh").status_code == 202
+        # Live pages heard both, so the banner came and went without a reload.
+        _wait(lambda: len(stream.events) >= 2, 10, "store events on the live stream")
+        (went, gone), back = stream.events[:2], stream.events[2:]
+        assert went == ("store.unavailable", during["store"]) and not back
+        assert gone == ("store.available", {"available": True, "since": None, "message": ""})
     err = served.err
     assert "Traceback" not in err, err
     away = [line for line in err.splitlines() if "unavailable" in line and "refreshing is paused" in line]
