@@ -22,6 +22,9 @@ Event kinds (``kind``, then the keys of ``data``):
   alerts add-on) — ``id``, ``title``, ``connection`` (may be ``None``), ``rule``, ``severity``
   (``error`` when opened, ``info`` when resolved), ``time``. Pages re-fetch their ``data-live``
   regions on these, as after a refresh (the dashboard's banner, the Alerts page's lists).
+- ``store.unavailable`` / ``store.available``: the snapshot database went away or came back
+  (published by ``devtrack.views.outage``) — ``available``, ``since`` (ISO time or ``None``),
+  ``message`` (the pages' banner text; no URL). Pages re-fetch their ``data-live`` regions.
 
 Data must be JSON-serialisable and must never carry a secret (the stream is a new surface of
 the leak scan).
@@ -38,7 +41,8 @@ from typing import Any
 
 #: Events kept for resuming streams; an older ``Last-Event-ID`` gets what is still held.
 DEFAULT_SIZE = 1000
-KINDS = ("refresh.started", "refresh.finished", "snapshot.stored", "alert.opened", "alert.resolved")
+KINDS = ("refresh.started", "refresh.finished", "snapshot.stored", "alert.opened", "alert.resolved",
+         "store.unavailable", "store.available")
 
 
 @dataclass(frozen=True)

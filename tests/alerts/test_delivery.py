@@ -55,14 +55,19 @@ def test_a_receiver_that_is_down_does_not_slow_a_refresh_and_shows_in_history(
     assert manage.overview(harness.store)["pending"] >= 1  # still in the outbox, to be retried
 
 
-def test_a_failed_delivery_is_retried_with_backoff(sb: Any, harness: Harness, json_receiver: JsonReceiver) -> None:
+def fail_once(sb: Any, harness: Harness, receiver: JsonReceiver) -> None:
+    """An incident whose message to channel ``hook`` fails its first attempt (a retry waits)."""
     store = harness.manager.store
     only_rule(store, "upstash-inactive")
     harness.refresh(["upstash"])
-    manage.add_channel(store, json_receiver.url, "hook")
-    json_receiver.fail_next = 1
+    manage.add_channel(store, receiver.url, "hook")
+    receiver.fail_next = 1
     produce(sb, "upstash", "database_inactive")
     harness.refresh(["upstash"], drain=0)
+
+
+def test_a_failed_delivery_is_retried_with_backoff(sb: Any, harness: Harness, json_receiver: JsonReceiver) -> None:
+    fail_once(sb, harness, json_receiver)
     assert wait_for(lambda: len(json_receiver.messages) == 1, 20)
     statuses = [(d["status"], d["attempt"]) for d in reversed(_history(harness, "hook"))]
     assert statuses == [("failed", 1), ("sent", 2)]

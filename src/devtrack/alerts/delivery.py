@@ -58,6 +58,8 @@ class Dispatcher:
         self._rate_lock = threading.Lock()
         self._sending: dict[str, int] = {}
         self._thread: threading.Thread | None = None
+        #: The snapshot database is away (its outbox with it): said once, and once when back.
+        self._store_away = False
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -82,7 +84,12 @@ class Dispatcher:
         while time.monotonic() < deadline:
             # The outbox first, then the workers: an item leaves "due" (claimed) only after it is
             # marked busy, so in this order one of the two always sees it.
-            due = bool(self.incidents.due(time.time(), limit=1))
+            try:
+                due = bool(self.incidents.due(time.time(), limit=1))
+            except Exception as exc:  # the store away: what is left waits in its outbox
+                if self._away(exc):
+                    return False
+                raise
             with self._busy_lock:
                 busy = bool(self._busy)
             if not due and not busy:
@@ -106,10 +113,27 @@ class Dispatcher:
             try:
                 wait = self._tick()
             except Exception as exc:  # the store went away for a moment: try again shortly
-                log.error("alert delivery: %s", redact.format_exception(exc))
+                if not self._away(exc):
+                    log.error("alert delivery: %s", redact.format_exception(exc))
                 wait = 5.0
+            else:
+                if self._store_away:
+                    self._store_away = False
+                    log.info("alert delivery: the snapshot database is back; sending what waits in the outbox")
             self._wake.wait(wait)
             self._wake.clear()
+
+    def _away(self, exc: Exception) -> bool:
+        """``True`` if ``exc`` is the store being away (said once per outage, without a traceback:
+        the messages wait in its outbox and go out when it is back)."""
+        from ..views.sqldb import StoreUnavailable
+
+        if not isinstance(exc, StoreUnavailable):
+            return False
+        if not self._store_away:
+            self._store_away = True
+            log.warning("alert delivery paused: %s; messages wait in the outbox", exc)
+        return True
 
     def _tick(self) -> float:
         """Hand the due items to the pool; returns seconds until the next one is due."""
@@ -131,8 +155,9 @@ class Dispatcher:
     def _attempt(self, item: OutboxItem) -> None:
         try:
             self._send(item)
-        except Exception as exc:
-            log.error("alert delivery to %s: %s", item.channel, redact.format_exception(exc))
+        except Exception as exc:  # the store away: the item's lease ends and it is tried again
+            if not self._away(exc):
+                log.error("alert delivery to %s: %s", item.channel, redact.format_exception(exc))
         finally:
             with self._busy_lock:
                 self._busy.discard(item.id)

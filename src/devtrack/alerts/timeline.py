@@ -3,7 +3,8 @@
 The core's timeline (:mod:`devtrack.views.timeline`) has an ``incidents`` slot and knows no
 add-on; importing this module fills it. A timeline source is given the connections and the
 window, not a store, so the stores to read are *followed* here: the web app follows its views'
-store (the one its refresh coordinator and alerts engine write). Items carry the rule, the
+store (the one its refresh coordinator and alerts engine write). While a store is away (a
+getter or a read raises :class:`~devtrack.views.sqldb.StoreError`) its incidents last read are drawn. Items carry the rule, the
 connection, the title (redacted when the incident was made, and again here) and both times;
 never a message or a channel.
 """
@@ -16,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from .. import redact
 from ..views import timeline
+from ..views.sqldb import StoreError
 from .incidents import Incident, Incidents
 
 if TYPE_CHECKING:
@@ -25,6 +27,8 @@ if TYPE_CHECKING:
 StoreGetter = Callable[[], "SnapshotStore | None"]  # None: that store's owner is gone
 
 _followed: list[StoreGetter] = []
+#: Each getter's incidents last read, drawn while its store is away.
+_last: dict[StoreGetter, list[Incident]] = {}
 
 
 def follow(getter: StoreGetter) -> None:
@@ -36,17 +40,27 @@ def follow(getter: StoreGetter) -> None:
 def unfollow(getter: StoreGetter) -> None:
     if getter in _followed:
         _followed.remove(getter)
+    _last.pop(getter, None)
 
 
-def _stores() -> list[SnapshotStore]:
-    out: dict[int, SnapshotStore] = {}
+def _found(since: datetime, now: datetime) -> list[Incident]:
+    """The incidents of every followed store (each store once) in the window."""
+    seen: set[int] = set()
+    out: list[Incident] = []
     for getter in list(_followed):
-        store = getter()
-        if store is None:
-            unfollow(getter)
-        else:
-            out.setdefault(id(store), store)
-    return list(out.values())
+        try:
+            store = getter()
+            if store is None:
+                unfollow(getter)
+                continue
+            if id(store) in seen:
+                continue
+            seen.add(id(store))
+            _last[getter] = Incidents(store).between(since, now)
+        except StoreError:
+            pass
+        out.extend(_last.get(getter, []))
+    return out
 
 
 def _item(inc: Incident, what: str, when: datetime, labels: dict[str, str]) -> timeline.Item:
@@ -64,12 +78,11 @@ def incidents(current: list[Current], since: datetime, now: datetime) -> list[ti
     """The timeline source: a marker where each incident opened and one where it resolved, in the window."""
     labels = {c.id: c.name for c in current}
     out: list[timeline.Item] = []
-    for store in _stores():
-        for inc in Incidents(store).between(since, now):
-            if since <= inc.started_at <= now:
-                out.append(_item(inc, "opened", inc.started_at, labels))
-            if inc.resolved_at is not None and since <= inc.resolved_at <= now:
-                out.append(_item(inc, "resolved", inc.resolved_at, labels))
+    for inc in _found(since, now):
+        if since <= inc.started_at <= now:
+            out.append(_item(inc, "opened", inc.started_at, labels))
+        if inc.resolved_at is not None and since <= inc.resolved_at <= now:
+            out.append(_item(inc, "resolved", inc.resolved_at, labels))
     return out
 
 

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
 
-from .output import JSON_OPTION, NoInput, ask, emit_json, fail, markup, say
+from .output import JSON_OPTION, NoInput, ask, emit_json, fail, fail_store, markup, say
 
 if TYPE_CHECKING:
     from ..views.store import SnapshotStore
@@ -39,9 +39,11 @@ def _snapshots(manager: Any, as_json: bool) -> Iterator[SnapshotStore]:
     try:
         store = open_store(credentials=manager.store.path)
     except StoreError as exc:
-        fail(str(exc), as_json=as_json, kind="config")
+        fail_store(exc, as_json=as_json)
     try:
         yield store
+    except StoreError as exc:  # it went away since it opened
+        fail_store(exc, as_json=as_json)
     finally:
         store.close()
 

@@ -47,8 +47,8 @@ def main() -> None:
     ``devtrack integrations list [--json]`` is answered by :mod:`.fastlist` when it can give
     the full command's output, for the same reason.
 
-    A credential-store failure that a command did not report itself is reported here, as
-    every other error is (JSON under ``--json``, exit 1), never as a traceback.
+    A credential-store or snapshot-store failure that a command did not report itself is
+    reported here, as every other error is (JSON under ``--json``, exit 1), never as a traceback.
     """
     argv = sys.argv[1:]
     if argv == ["--version"]:
@@ -64,7 +64,8 @@ def main() -> None:
     import typer
 
     from ..store_errors import CredentialStoreError
-    from .output import fail
+    from ..views.sqldb import StoreError
+    from .output import fail, fail_store
     from .tree import build
 
     if "DEVTRACK_SANDBOX_PID" in os.environ:  # this shell loaded a sandbox's env file: still running?
@@ -73,8 +74,10 @@ def main() -> None:
         warn_if_stale(os.environ)
     try:
         build(invoked(argv))()
-    except CredentialStoreError as exc:
+    except (CredentialStoreError, StoreError) as exc:
         try:
+            if isinstance(exc, StoreError):
+                fail_store(exc, as_json="--json" in argv)
             fail(str(exc), as_json="--json" in argv, kind="config")
         except typer.Exit as done:
             sys.exit(done.exit_code)

@@ -63,6 +63,14 @@ def fail(message: str, *, as_json: bool = False, kind: str = "error", code: int 
     raise typer.Exit(code)
 
 
+def fail_store(exc: Exception, *, as_json: bool = False) -> NoReturn:
+    """Report a snapshot store failure in one line: ``unavailable`` (the database is away: try
+    again later) or ``config`` (the store URL or its database is unusable); exit status 1."""
+    from ..views.sqldb import StoreUnavailable
+
+    fail(redact.safe_str(exc), as_json=as_json, kind="unavailable" if isinstance(exc, StoreUnavailable) else "config")
+
+
 class NoInput(Exception):
     """Standard input ended before a value that had to be read from it."""
 

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from .output import JSON_OPTION, Markup, emit_json, fail, markup
+from .output import JSON_OPTION, Markup, emit_json, fail, fail_store, markup
 
 if TYPE_CHECKING:
     from ..views.current import Current
@@ -53,9 +53,11 @@ def _current(connection: str | None = None, as_json: bool = False) -> list[Curre
     try:
         store = open_store(credentials=manager.store.path)
     except StoreError as exc:
-        fail(str(exc), as_json=as_json, kind="config")
+        fail_store(exc, as_json=as_json)
     try:
         return from_store(manager, store)
+    except StoreError as exc:  # it went away since it opened
+        fail_store(exc, as_json=as_json)
     finally:
         store.close()
 
@@ -65,7 +67,7 @@ def status(as_json: bool = JSON_OPTION) -> None:
     from ..text import humane_time
     from ..views.build import dashboard
 
-    view = dashboard(_current(), timeline=8)
+    view = dashboard(_current(as_json=as_json), timeline=8)
     if as_json:
         emit_json({"ok": True, **view})
         return
@@ -194,13 +196,16 @@ def refresh(
     try:
         store = open_store(credentials=manager.store.path)
     except StoreError as exc:
-        fail(str(exc), as_json=as_json, kind="config")
+        fail_store(exc, as_json=as_json)
     coordinator = Coordinator(manager, store, quiet=True)  # each outcome is printed below, once
     from ..alerts import attach  # the alert rules run after every stored refresh, here as in serve
 
     alerts = attach(coordinator)
     try:
         states = asyncio.run(coordinator.refresh_many(plugins or None))
+        coordinator.health.check()  # a fetch that could not be stored is no success
+    except StoreError as exc:
+        fail_store(exc, as_json=as_json)
     finally:
         coordinator.close()
         alerts.close()  # a few seconds for the messages to go out; the rest wait in the outbox

@@ -28,6 +28,7 @@ from ..integrations.contract import IntegrationData, ResultKind, utcnow
 from ..integrations.manager import CredentialsInvalid, IntegrationManager
 from .current import Current, collect
 from .keys import Keys
+from .outage import StoreHealth
 from .state import PluginState
 from .store import SnapshotStore
 
@@ -106,10 +107,13 @@ class Coordinator:
         clock: Callable[[], datetime] = utcnow,
         quiet: bool = False,
         events: EventBus | None = None,
+        health: StoreHealth | None = None,
     ) -> None:
         """``quiet``: the caller reports each refresh's outcome itself (``devtrack views
         refresh``), so failures and recoveries are logged at debug level, not a second time.
-        ``events``: where each fetch's start, end and stored snapshot are published (live pages)."""
+        ``events``: where each fetch's start, end and stored snapshot are published (live pages).
+        ``health``: the store's (see :mod:`.outage`): no fetch while the store is away, every
+        connection fetched once it is back."""
         self.manager = manager
         self.events = events
         self.store = store
@@ -141,6 +145,9 @@ class Coordinator:
         #: Run after every stored refresh, in order (see :data:`PostRefreshHook`).
         self.post_refresh: list[PostRefreshHook] = []
         manager.saved_hooks.append(self._on_saved)
+        self._own_health = health is None
+        self.health = health or StoreHealth(store.reconnect, events=events, quiet=quiet)
+        self._recoveries = self.health.recoveries
 
     # ------------------------------------------------------------------ configuration
 
@@ -172,7 +179,9 @@ class Coordinator:
     # ------------------------------------------------------------------ refreshing
 
     async def refresh(self, plugin_id: str) -> PluginState:
-        """Fetch one plugin now (a manual refresh too); joins a fetch already running."""
+        """Fetch one plugin now (a manual refresh too); joins a fetch already running.
+        :class:`~.sqldb.StoreUnavailable` while the store is away: the fetch would be lost."""
+        self.health.check()
         task = self._inflight.get(plugin_id)
         if task is None or task.done():
             task = asyncio.ensure_future(self._fetch(plugin_id))
@@ -210,16 +219,19 @@ class Coordinator:
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # the store failed: keep serving memory, try again later
-            log.error("refresh of %s could not be stored: %s", plugin_id, redact.format_exception(exc))
+            if not self.health.failed(exc):  # an outage is logged once, by the health
+                log.error("refresh of %s could not be stored: %s", plugin_id, redact.format_exception(exc))
             st.next_due = self.clock() + timedelta(seconds=st.interval)
         finally:
             st.refreshing = False
             self._inflight.pop(plugin_id, None)
             self._publish("refresh.finished", plugin_id, **outcome)
         try:
+            self.health.check()
             await asyncio.to_thread(self.store.save_state, st.model_copy(update={"id": self.keys.key(plugin_id)}))
         except Exception as exc:
-            log.error("state of %s could not be stored: %s", plugin_id, redact.format_exception(exc))
+            if not self.health.failed(exc):
+                log.error("state of %s could not be stored: %s", plugin_id, redact.format_exception(exc))
         if stored is not None and self.post_refresh:
             await asyncio.to_thread(self._run_post_refresh, Refreshed(self, plugin_id, stored, st, previous))
         return st
@@ -229,7 +241,8 @@ class Coordinator:
             try:
                 hook(event)
             except Exception as exc:  # an add-on's failure never breaks refreshing
-                log.error("after the refresh of %s: %s", event.id, redact.format_exception(exc))
+                if not self.health.failed(exc):
+                    log.error("after the refresh of %s: %s", event.id, redact.format_exception(exc))
 
     def _publish(self, kind: str, cid: str, **data: Any) -> None:
         """Tell live pages (never lets a subscriber's trouble fail a refresh)."""
@@ -314,6 +327,8 @@ class Coordinator:
         """Start the fetches that are due; returns their ids (they run in the background)."""
         loop = asyncio.get_running_loop()
         now = self.clock()
+        if not self._store_ready(now):
+            return []
         check = loop.time() - self._last_fingerprint_check >= FINGERPRINT_EVERY
         if check:
             self._last_fingerprint_check = loop.time()
@@ -332,6 +347,18 @@ class Coordinator:
             await asyncio.to_thread(self.store.prune)
         return started
 
+    def _store_ready(self, now: datetime) -> bool:
+        """``False`` while the store is away; once it is back, every connection is due now
+        (what happened meanwhile was fetched by nobody)."""
+        if not self.health.available:
+            return False
+        if self.health.recoveries != self._recoveries:
+            self._recoveries = self.health.recoveries
+            for st in self.states.values():
+                if not st.needs_attention:
+                    st.next_due = now
+        return True
+
     async def run(self, stop: asyncio.Event | None = None) -> None:
         """Poll until ``stop`` is set (or the task is cancelled); in-flight fetches are cancelled."""
         self._loop = asyncio.get_running_loop()
@@ -342,7 +369,8 @@ class Coordinator:
                 try:
                     await self.tick()
                 except Exception as exc:  # never let one bad tick end polling
-                    log.error("refresh tick failed: %s", redact.format_exception(exc))
+                    if not self.health.failed(exc):
+                        log.error("refresh tick failed: %s", redact.format_exception(exc))
                 waiter = asyncio.ensure_future(self._wake.wait())
                 stopper = asyncio.ensure_future(stop.wait())
                 await asyncio.wait({waiter, stopper}, timeout=self.tick_seconds,
@@ -362,6 +390,8 @@ class Coordinator:
     def close(self) -> None:
         if self._on_saved in self.manager.saved_hooks:
             self.manager.saved_hooks.remove(self._on_saved)
+        if self._own_health:
+            self.health.close()
 
 
 class RefreshThread:

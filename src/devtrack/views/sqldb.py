@@ -82,6 +82,7 @@ class Driver(Protocol):
     def primary_key(self, table: str) -> list[str]: ...
     def reset_ids(self, db: Tx, table: str) -> None: ...
     def vacuum(self) -> None: ...
+    def reconnect(self) -> None: ...
     def close(self) -> None: ...
 
 
@@ -210,6 +211,10 @@ class SqliteDriver:
             self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
             self._db.execute("VACUUM")
 
+    def reconnect(self) -> None:
+        """A file does not go away: a query that works is all there is to check."""
+        self.query("SELECT 1")
+
     def close(self) -> None:
         with self._lock:
             self._db.close()
@@ -294,7 +299,7 @@ class PostgresDriver:
     def __init__(self, url: str) -> None:
         try:
             import psycopg
-            from psycopg_pool import ConnectionPool
+            from psycopg_pool import PoolTimeout
         except ModuleNotFoundError:
             raise StoreError("a PostgreSQL store needs psycopg: pip install 'devtrack[postgres]'") from None
         import logging
@@ -308,25 +313,39 @@ class PostgresDriver:
         parts = urlsplit(url)
         if parts.password:
             redact.register([parts.password])  # a libpq message may quote it back
-        self._errors: tuple[type[BaseException], ...] = (psycopg.OperationalError,)
-        from psycopg_pool import PoolTimeout
+        self._url = url  # holds the password: never shown, only handed to libpq
+        self._errors: tuple[type[BaseException], ...] = (psycopg.OperationalError, PoolTimeout)
+        # First one connection of our own: a server that is away fails it at once (the pool
+        # would retry for its whole timeout), and its message is libpq's, not "timeout".
+        self._answers(f"cannot reach the snapshot database {self.safe_url}")
+        self._pool = self._open_pool(f"cannot reach the snapshot database {self.safe_url}")
 
-        self._errors += (PoolTimeout,)
-        try:  # one plain connection first: its error says why (refused, password, no database)
-            psycopg.connect(url, connect_timeout=int(PG_TIMEOUT)).close()
+    def _answers(self, failure: str) -> None:
+        """``SELECT 1`` on a connection of its own, or :class:`StoreUnavailable` (``failure: why``)."""
+        import psycopg
+
+        try:
+            with psycopg.connect(self._url, autocommit=True, connect_timeout=int(PG_TIMEOUT),
+                                 application_name="devtrack") as conn:
+                conn.execute("SELECT 1")
         except psycopg.Error as exc:
-            raise StoreUnavailable(f"cannot reach the snapshot database {self.safe_url}: {self._why(exc)}") from None
-        self._pool = ConnectionPool(
-            url, min_size=1, max_size=PG_POOL_MAX, timeout=PG_TIMEOUT, open=False,
+            raise StoreUnavailable(f"{failure}: {self._why(exc)}") from None
+
+    def _open_pool(self, failure: str) -> Any:
+        """A new pool with its first connection made, or :class:`StoreUnavailable` (``failure: why``)."""
+        from psycopg_pool import ConnectionPool
+
+        pool = ConnectionPool(
+            self._url, min_size=1, max_size=PG_POOL_MAX, timeout=PG_TIMEOUT, open=False,
             kwargs={"autocommit": True, "connect_timeout": int(PG_TIMEOUT), "application_name": "devtrack"},
             name="devtrack-store",
         )
         try:
-            self._pool.open(wait=True, timeout=PG_TIMEOUT)
+            pool.open(wait=True, timeout=PG_TIMEOUT)
         except Exception as exc:
-            self._pool.close()
-            raise StoreUnavailable(f"cannot reach the snapshot database {self.safe_url}: "
-                                   f"{self._why(exc)}") from None
+            pool.close()
+            raise StoreUnavailable(f"{failure}: {self._why(exc)}") from None
+        return pool
 
     @staticmethod
     def _why(exc: BaseException) -> str:
@@ -417,6 +436,16 @@ class PostgresDriver:
     def vacuum(self) -> None:
         with self._connection() as conn:
             conn.execute("VACUUM ANALYZE")
+
+    def reconnect(self) -> None:
+        """Check the server answers now, on a connection of its own, and if so start a fresh
+        pool (:class:`StoreUnavailable` if not). Why not ask the pool: after an outage its idle
+        connections are the broken ones of before, and its reconnection backs off exponentially
+        (a minute and more after a long outage), so it would come back long after the server."""
+        failure = f"the snapshot database {self.safe_url} is unavailable"
+        self._answers(failure)
+        old, self._pool = self._pool, self._open_pool(failure)
+        old.close(timeout=1.0)  # a call still waiting on it fails as unavailable, as it would have
 
     def close(self) -> None:
         self._pool.close()

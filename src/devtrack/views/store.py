@@ -81,6 +81,7 @@ class SnapshotStore(Protocol):
     def secret_key(self) -> bytes: ...
     def prune(self, now: datetime | None = None) -> int: ...
     def stats(self) -> dict[str, Any]: ...
+    def reconnect(self) -> None: ...
     def close(self) -> None: ...
     # Tables of add-ons (alerts' incidents): their own migrations, then plain SQL on them.
     def migrate_extension(self, name: str, migrations: list[tuple[int, str]]) -> None: ...
@@ -375,6 +376,11 @@ class SqlStore:
 
     def vacuum(self) -> None:
         self.driver.vacuum()
+
+    def reconnect(self) -> None:
+        """Raise :class:`StoreUnavailable` unless the database answers now (then its connections
+        start afresh): the check made while it is known to be away."""
+        self.driver.reconnect()
 
     def close(self) -> None:
         self.driver.close()

@@ -4,6 +4,9 @@ Open incidents first, then the delivery history; channels with add / test / remo
 their switches. Every form posts and redirects back (no JavaScript needed) through the app's
 CSRF and access-token checks. A channel URL is never put back into a page: it is shown as
 Apprise's privacy form, and a refused one is not echoed in the error.
+
+While the snapshot database is away the page and ``/api/v1/alerts`` show what they last read
+(with the store's status); an action that must write answers 503 with the reason.
 """
 
 from __future__ import annotations
@@ -25,8 +28,24 @@ router = APIRouter(include_in_schema=False)
 api = APIRouter(tags=["alerts"])
 
 
+def _credentials(request: Request) -> Any:
+    return request.app.state.manager.store
+
+
 def _stores(request: Request) -> tuple[Any, Any]:
-    return request.app.state.manager.store, request.app.state.views.store
+    """The credentials and the snapshot store (:class:`StoreUnavailable` at once while it is away)."""
+    return _credentials(request), request.app.state.views.store
+
+
+#: What the page shows while the store is away and nothing was read yet.
+NOTHING_READ: dict[str, Any] = {"open": [], "incidents": [], "deliveries": [], "pending": 0, "mutes": []}
+
+
+def _overview(request: Request) -> dict[str, Any]:
+    """The incidents and history, or those last read while the snapshot database is away."""
+    views = request.app.state.views
+    return views.health.read("alerts.overview", lambda: manage.overview(views.store),  # type: ignore[no-any-return]
+                             NOTHING_READ)
 
 
 def _back(flash: str = "", **extra: str) -> RedirectResponse:
@@ -37,10 +56,10 @@ def _back(flash: str = "", **extra: str) -> RedirectResponse:
 
 
 def _page(request: Request, *, error: str = "", typed_name: str = "", status_code: int = 200) -> HTMLResponse:
-    credentials, snapshots = _stores(request)
+    credentials = _credentials(request)
     flash = request.query_params.get("flash", "")
     tested = request.query_params.get("channel", "")
-    overview = manage.overview(snapshots)
+    overview = _overview(request)
     last_test = next((d for d in overview["deliveries"] if d["kind"] == "test" and d["channel"] == tested), None)
     return _render(request, "alerts.html", status_code=status_code, overview=overview,
                    channels=manage.list_channels(credentials), rules=manage.list_rules(credentials),
@@ -57,7 +76,7 @@ def alerts_page(request: Request) -> HTMLResponse:
 async def add_channel(request: Request) -> Response:
     form = await request.form()
     url, name = str(form.get("url") or "").strip(), str(form.get("name") or "").strip()
-    credentials, _ = _stores(request)
+    credentials = _credentials(request)
     try:
         added = await asyncio.to_thread(manage.add_channel, credentials, url, name or None)
     except manage.AlertsError as exc:
@@ -77,7 +96,7 @@ async def test_channel(name: str, request: Request) -> Response:
 
 @router.post("/alerts/channels/{name}/remove")
 async def remove_channel(name: str, request: Request) -> Response:
-    credentials, _ = _stores(request)
+    credentials = _credentials(request)
     try:
         await asyncio.to_thread(manage.remove_channel, credentials, name)
     except manage.AlertsError as exc:
@@ -88,7 +107,7 @@ async def remove_channel(name: str, request: Request) -> Response:
 @router.post("/alerts/rules/{rule}/enabled")
 async def switch_rule(rule: str, request: Request) -> Response:
     form = await request.form()
-    credentials, _ = _stores(request)
+    credentials = _credentials(request)
     try:
         await asyncio.to_thread(manage.set_rule, credentials, rule, {"enabled": "true" if form.get("enabled") == "1" else "false"})
     except manage.AlertsError as exc:
@@ -99,9 +118,9 @@ async def switch_rule(rule: str, request: Request) -> Response:
 @api.get("/api/v1/alerts")
 def alerts_json(request: Request) -> dict[str, Any]:
     """Open incidents, recent incidents, the delivery history, channels (masked) and rules."""
-    credentials, snapshots = _stores(request)
-    return {"ok": True, **manage.overview(snapshots), "channels": manage.list_channels(credentials),
-            "rules": manage.list_rules(credentials)}
+    credentials = _credentials(request)
+    return {"ok": True, **_overview(request), "channels": manage.list_channels(credentials),
+            "rules": manage.list_rules(credentials), "store": request.app.state.views.health.status()}
 
 
 class ChannelIn(BaseModel):
@@ -120,7 +139,7 @@ def _refused(request: Request, exc: manage.AlertsError) -> Response:
 async def api_add_channel(body: ChannelIn, request: Request) -> Any:
     """Add a channel (checked with Apprise first); the answer shows its URL masked."""
     try:
-        return {"ok": True, **await asyncio.to_thread(manage.add_channel, _stores(request)[0], body.url, body.name)}
+        return {"ok": True, **await asyncio.to_thread(manage.add_channel, _credentials(request), body.url, body.name)}
     except manage.AlertsError as exc:
         return _refused(request, exc)
 
@@ -128,7 +147,7 @@ async def api_add_channel(body: ChannelIn, request: Request) -> Any:
 @api.delete("/api/v1/alerts/channels/{name}")
 async def api_remove_channel(name: str, request: Request) -> Any:
     try:
-        await asyncio.to_thread(manage.remove_channel, _stores(request)[0], name)
+        await asyncio.to_thread(manage.remove_channel, _credentials(request), name)
     except manage.AlertsError as exc:
         return _refused(request, exc)
     return {"ok": True, "removed": name}
@@ -150,7 +169,7 @@ async def api_set_rule(rule: str, request: Request, settings: dict[str, Any]) ->
     """Switch a rule (``{"enabled": false}``) or change its settings (``{"budget_usd": 50}``)."""
     pairs = {k: str(v).lower() if isinstance(v, bool) else str(v) for k, v in settings.items()}
     try:
-        return {"ok": True, "rule": await asyncio.to_thread(manage.set_rule, _stores(request)[0], rule, pairs)}
+        return {"ok": True, "rule": await asyncio.to_thread(manage.set_rule, _credentials(request), rule, pairs)}
     except manage.AlertsError as exc:
         return _refused(request, exc)
 
@@ -165,8 +184,10 @@ def install(app: FastAPI) -> None:
     alerts_timeline.follow(alerts_timeline.app_store(app))
 
     def open_incidents() -> list[dict[str, Any]]:
-        try:
-            return [i.to_json() for i in Incidents(app.state.views.store).open_all()]
+        views = app.state.views
+        try:  # those last read while the store is away
+            return views.health.read(  # type: ignore[no-any-return]
+                "alerts.open", lambda: [i.to_json() for i in Incidents(views.store).open_all()], [])
         except Exception:  # the banner never breaks the dashboard
             return []
 

@@ -19,6 +19,7 @@ from ..credentials import CredentialStoreError
 from ..integrations.connections import InvalidConnectionId
 from ..integrations.manager import CredentialsInvalid, DefaultConnection
 from ..integrations.registry import RegistryError, UnknownIntegration
+from ..views.sqldb import StoreError, StoreUnavailable
 from .ai import UnknownProvider
 
 log = logging.getLogger(__name__)
@@ -66,6 +67,12 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(CredentialStoreError)
     @app.exception_handler(RegistryError)
     async def _store(request: Request, exc: Exception) -> Response:
+        return error_response(request, 500, "config", redact.safe_str(exc))
+
+    @app.exception_handler(StoreError)
+    async def _snapshots(request: Request, exc: StoreError) -> Response:
+        if isinstance(exc, StoreUnavailable):  # try again later; pages say since when
+            return error_response(request, 503, "unavailable", redact.safe_str(exc))
         return error_response(request, 500, "config", redact.safe_str(exc))
 
     @app.exception_handler(RequestValidationError)

@@ -3,6 +3,11 @@
 Pages and endpoints read the refresh coordinator's memory cache when it runs (``devtrack
 serve``) and the snapshot store otherwise; they never wait on a service. A manual refresh is
 started in the background and the page redirects back at once.
+
+While the snapshot database is away (:mod:`..views.outage`) pages keep what they have with a
+banner, the JSON carries ``store`` (``available``, ``since``, ``message``) and a manual refresh
+is answered 503 with that message. ``devtrack serve`` started while it is away serves pages
+from nothing, probes, and starts the coordinator once the store opens.
 """
 
 from __future__ import annotations
@@ -19,8 +24,9 @@ from ..events import EventBus
 from ..integrations.manager import IntegrationManager
 from ..views import build as views
 from ..views.charts import svg, timeline_svg, tip
-from ..views.current import Current, from_store
-from ..views.store import SnapshotStore, open_store
+from ..views.current import Current, collect, from_store
+from ..views.outage import StoreHealth
+from ..views.store import SnapshotStore, StoreUnavailable, open_store
 from .errors import error_response
 from .pages import _render
 
@@ -43,34 +49,80 @@ class ViewsRuntime:
         self._lock = threading.Lock()
         self.refresher: Any = None  # a views.coordinator.RefreshThread while serving
         self.alerts: Any = None  # the alerts engine attached to that coordinator
+        #: The coordinator's options while serving (set by start(), even if the store is away).
+        self._serving: dict[str, Any] | None = None
+        self.health = StoreHealth(self._probe, events=events)
+        self.health.recovered.append(self._store_back)
 
     @property
     def store(self) -> SnapshotStore:
+        """The store, opened on first use; :class:`StoreUnavailable` at once while it is away
+        (no reader waits on the database's connect timeout)."""
+        self.health.check()
         with self._lock:
             if self._store is None:
                 self._store = open_store(self.store_url, credentials=self.manager.store.path)
             return self._store
 
+    def _probe(self) -> None:
+        """The health's check while the store is away: open it, or see that it answers again."""
+        with self._lock:
+            if self._store is None:
+                self._store = open_store(self.store_url, credentials=self.manager.store.path)
+                return
+            store = self._store
+        store.reconnect()
+
     def use_store(self, store: SnapshotStore) -> None:
         self._store = store
+
+    @property
+    def serving(self) -> bool:
+        """``devtrack serve`` runs here (its coordinator, or the wait for the store to start it)."""
+        return self._serving is not None
 
     def current(self) -> list[Current]:
         if self.refresher is not None:
             return self.refresher.coordinator.current()  # type: ignore[no-any-return]
+        if self.serving:  # started while the store was away: nothing to show yet
+            return collect(self.manager, {}, {}, {})
         return from_store(self.manager, self.store)
 
     def start(self, **coordinator_options: Any) -> Any:
-        """Run the refresh coordinator in its own thread (``devtrack serve``)."""
+        """Run the refresh coordinator in its own thread (``devtrack serve``); with the store
+        away, once it is back (``None`` until then)."""
+        coordinator_options.setdefault("events", self.events)
+        self._serving = coordinator_options
+        try:
+            return self._start_refresher()
+        except StoreUnavailable as exc:
+            self.health.failed(exc)
+            return None
+
+    def _start_refresher(self) -> Any:
         from ..alerts import attach
         from ..views.coordinator import Coordinator, RefreshThread
 
-        coordinator_options.setdefault("events", self.events)
-        coordinator = Coordinator(self.manager, self.store, **coordinator_options)
-        self.alerts = attach(coordinator)  # the alert rules run after every stored refresh
+        assert self._serving is not None
+        coordinator = Coordinator(self.manager, self.store, health=self.health, **self._serving)
+        try:
+            self.alerts = attach(coordinator)  # the alert rules run after every stored refresh
+        except BaseException:
+            coordinator.close()
+            raise
         self.refresher = RefreshThread(coordinator).start()
         return self.refresher
 
+    def _store_back(self) -> None:
+        """The store answers again: start the coordinator if it was waiting for it."""
+        with self._lock:
+            waiting = self._serving is not None and self.refresher is None
+        if waiting:
+            self._start_refresher()
+
     def stop(self) -> None:
+        self._serving = None
+        self.health.close()
         if self.refresher is not None:
             self.refresher.stop()
             self.refresher = None
@@ -88,6 +140,7 @@ def install(app: FastAPI, manager: IntegrationManager) -> ViewsRuntime:
     app.state.templates.env.filters["chart"] = lambda chart: Markup(svg(chart))
     app.state.templates.env.filters["timeline"] = lambda tl: Markup(timeline_svg(tl))
     app.state.templates.env.filters["tip"] = tip
+    app.state.templates.env.globals["store_banner"] = runtime.health.banner  # base.html, every page
     return runtime
 
 
@@ -138,7 +191,7 @@ def _view(request: Request, name: str) -> dict[str, Any]:
 def _page(request: Request, name: str) -> HTMLResponse:
     view = _view(request, name)
     template = "views/dashboard.html" if name == "dashboard" else "views/view.html"
-    return _render(request, template, view=view, pages=PAGES, refreshing=_runtime(request).refresher is not None)
+    return _render(request, template, view=view, pages=PAGES, refreshing=_runtime(request).serving)
 
 
 @router.get("/", response_class=HTMLResponse, include_in_schema=False)
@@ -163,7 +216,10 @@ for _name, _path in PAGES.items():
 async def refresh_form(request: Request) -> Response:
     form = await request.form()
     plugin = str(form.get("plugin") or "") or None
-    _trigger(request, plugin)
+    try:
+        _trigger(request, plugin)
+    except StoreUnavailable:
+        pass  # back to the page, whose banner says refreshing is paused
     back = str(form.get("back") or "/")
     page, _, query = back.partition("?")  # a page of ours, maybe with its connection filter
     if page not in PAGES.values():
@@ -175,10 +231,12 @@ async def refresh_form(request: Request) -> Response:
 
 def _trigger(request: Request, plugin: str | None) -> list[str] | None:
     """Start a refresh of one connection or all that can be fetched; the ids started (``None``:
-    no coordinator runs here)."""
+    no coordinator runs here); :class:`StoreUnavailable` while the store is away."""
     runtime = _runtime(request)
     if plugin is not None:
         runtime.manager.require(plugin)  # an unknown connection → 404 through the app's handler
+    if runtime.serving:
+        runtime.health.check()
     if runtime.refresher is None:
         return None
     ids = [plugin] if plugin else runtime.manager.fetchable()
@@ -190,9 +248,11 @@ def _trigger(request: Request, plugin: str | None) -> list[str] | None:
 
 
 @router.get("/api/v1/views", tags=["views"])
-def list_views() -> dict[str, Any]:
-    """The views and where their pages and JSON live."""
-    return {"ok": True, "views": [{"name": n, "page": p, "api": f"/api/v1/views/{n}"} for n, p in PAGES.items()]}
+def list_views(request: Request) -> dict[str, Any]:
+    """The views and where their pages and JSON live; ``store``: whether the snapshot database
+    answers (``available``, ``since``, ``message``)."""
+    return {"ok": True, "views": [{"name": n, "page": p, "api": f"/api/v1/views/{n}"} for n, p in PAGES.items()],
+            "store": _runtime(request).health.status()}
 
 
 @router.get("/api/v1/views/{name}", tags=["views"])
@@ -201,14 +261,20 @@ def get_view(name: str, request: Request) -> Any:
     ``?connection=ID`` keeps one connection's cards and rows."""
     if name not in views.BUILDERS:
         return error_response(request, 404, "not_found", f"unknown view {name!r}; views: {', '.join(views.BUILDERS)}")
-    return {"ok": True, **_view(request, name)}
+    return {"ok": True, **_view(request, name), "store": _runtime(request).health.status()}
 
 
 @router.post("/api/v1/views/refresh", tags=["views"], status_code=202)
 def refresh_api(request: Request, plugin: str | None = None) -> Any:
     """Start a refresh now (one connection or all) without waiting for it; ``connections`` lists
-    those started, and ``/api/v1/events`` tells when each has finished."""
-    ids = _trigger(request, plugin)
+    those started, and ``/api/v1/events`` tells when each has finished. 503 while the snapshot
+    database is away (``store`` says since when)."""
+    health = _runtime(request).health
+    try:
+        ids = _trigger(request, plugin)
+    except StoreUnavailable:
+        return error_response(request, 503, "unavailable", health.banner() or "the snapshot database is unreachable",
+                              store=health.status())
     if ids is None:
         return error_response(request, 409, "unavailable",
                               "no refresh coordinator is running in this process (it runs in devtrack serve)")

@@ -1,7 +1,8 @@
 // Live pages: every page subscribes to /api/v1/events (server-sent events) and, when a
-// connection's refresh finishes or an alert incident opens or resolves, fetches the page again
-// and swaps the regions marked data-live="NAME" whose content changed, so cards, tables, the
-// timeline, the open-incidents banner and the Alerts page's lists update in place. One fetch at
+// connection's refresh finishes, an alert incident opens or resolves, or the snapshot database
+// goes away or comes back, fetches the page again and swaps the regions marked data-live="NAME"
+// whose content changed, so cards, tables, the timeline, the open-incidents banner, the
+// database's banner and the Alerts page's lists update in place. One fetch at
 // a time: an event during a fetch fetches again after it (an older answer never wins).
 // "Refresh now" starts the refresh through the JSON API and shows each connection's progress
 // until all are done. Without this script every page still works: the form posts and the
@@ -177,7 +178,7 @@
       onFinished(JSON.parse(e.data));
       soon();
     });
-    ["snapshot.stored", "alert.opened", "alert.resolved"].forEach(function (kind) {
+    ["snapshot.stored", "alert.opened", "alert.resolved", "store.unavailable", "store.available"].forEach(function (kind) {
       source.addEventListener(kind, function (e) { seen(e); soon(); });
     });
     source.onerror = function () {
