@@ -68,7 +68,8 @@ def fail_once(sb: Any, harness: Harness, receiver: JsonReceiver) -> None:
 
 def test_a_failed_delivery_is_retried_with_backoff(sb: Any, harness: Harness, json_receiver: JsonReceiver) -> None:
     fail_once(sb, harness, json_receiver)
-    assert wait_for(lambda: len(json_receiver.messages) == 1, 20)
+    # the attempt is written to the history just after the receiver has the message
+    assert wait_for(lambda: len(json_receiver.messages) == 1 and len(_history(harness, "hook")) == 2, 20)
     statuses = [(d["status"], d["attempt"]) for d in reversed(_history(harness, "hook"))]
     assert statuses == [("failed", 1), ("sent", 2)]
     assert manage.overview(harness.store)["pending"] == 0
