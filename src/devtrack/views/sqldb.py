@@ -248,6 +248,7 @@ class PostgresDriver:
         # store reports an outage once, as StoreUnavailable, to whoever asked.
         logging.getLogger("psycopg.pool").setLevel(logging.ERROR)
         self.safe_url = mask_url(url)
+        self._url = url
         parts = urlsplit(url)
         if parts.password:
             redact.register([parts.password])  # a libpq message may quote it back
@@ -291,6 +292,17 @@ class PostgresDriver:
     def query(self, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
         with self._connection() as conn:
             return list(conn.execute(pg_sql(sql), params).fetchall())
+
+    def dedicated(self) -> Any:
+        """A connection of its own, outside the pool (autocommit), for a ``LISTEN`` that must
+        outlive any pooled one; the caller closes it. Raises :class:`StoreUnavailable`."""
+        import psycopg
+
+        try:
+            return psycopg.connect(self._url, autocommit=True, connect_timeout=int(PG_TIMEOUT),
+                                   application_name="devtrack-events")
+        except self._errors as exc:
+            raise StoreUnavailable(f"the snapshot database {self.safe_url} is unavailable: {self._why(exc)}") from None
 
     def ddl(self, sql: str) -> list[str]:
         return pg_ddl(sql)

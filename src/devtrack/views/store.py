@@ -154,6 +154,19 @@ MIGRATIONS: list[tuple[int, str]] = [
             name TEXT NOT NULL, version INTEGER NOT NULL, applied_at TEXT NOT NULL,
             PRIMARY KEY (name, version))
     """),
+    # Team mode (:mod:`.leases`): which instance polls each snapshot key, until when, whether a
+    # fetch of it runs anywhere, and a version bumped by every finished fetch (followers reload).
+    (3, """
+        CREATE TABLE refresh_leases (
+            key TEXT PRIMARY KEY,
+            holder TEXT NOT NULL,
+            holder_name TEXT NOT NULL,
+            ttl REAL NOT NULL,
+            expires_at REAL NOT NULL,
+            fetch_by TEXT,
+            fetch_until REAL,
+            version INTEGER NOT NULL DEFAULT 0)
+    """),
 ]
 
 

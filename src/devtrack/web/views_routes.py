@@ -43,6 +43,7 @@ class ViewsRuntime:
         self._lock = threading.Lock()
         self.refresher: Any = None  # a views.coordinator.RefreshThread while serving
         self.alerts: Any = None  # the alerts engine attached to that coordinator
+        self.bridge: Any = None  # team mode on PostgreSQL: views.teamevents.EventBridge
 
     @property
     def store(self) -> SnapshotStore:
@@ -60,20 +61,38 @@ class ViewsRuntime:
         return from_store(self.manager, self.store)
 
     def start(self, **coordinator_options: Any) -> Any:
-        """Run the refresh coordinator in its own thread (``devtrack serve``)."""
+        """Run the refresh coordinator in its own thread (``devtrack serve``), in team mode:
+        other instances on the same store share the polling (:mod:`devtrack.views.leases`)."""
         from ..alerts import attach
         from ..views.coordinator import Coordinator, RefreshThread
+        from ..views.leases import Leases
 
         coordinator_options.setdefault("events", self.events)
+        coordinator_options.setdefault("leases", Leases(self.store))
         coordinator = Coordinator(self.manager, self.store, **coordinator_options)
         self.alerts = attach(coordinator)  # the alert rules run after every stored refresh
+        if coordinator.team is not None and self.events is not None and self.store.backend == "postgresql":
+            from ..views.teamevents import EventBridge
+
+            coordinator.team.announce_reloads = False  # the bridge brings the others' events
+            self.bridge = EventBridge(self.events, self.store, coordinator.team.instance.id,
+                                      lambda kind, _data: coordinator.wake() if kind == "snapshot.stored" else None)
+            self.bridge.start()
         self.refresher = RefreshThread(coordinator).start()
         return self.refresher
+
+    @property
+    def team(self) -> Any:
+        """The running coordinator's :class:`~devtrack.views.leases.Team`, if any."""
+        return None if self.refresher is None else self.refresher.coordinator.team
 
     def stop(self) -> None:
         if self.refresher is not None:
             self.refresher.stop()
             self.refresher = None
+        if self.bridge is not None:
+            self.bridge.stop()
+            self.bridge = None
         if self.alerts is not None:
             self.alerts.close()
             self.alerts = None
@@ -173,9 +192,16 @@ def _trigger(request: Request, plugin: str | None) -> list[str] | None:
 
 
 @router.get("/api/v1/views", tags=["views"])
-def list_views() -> dict[str, Any]:
-    """The views and where their pages and JSON live."""
-    return {"ok": True, "views": [{"name": n, "page": p, "api": f"/api/v1/views/{n}"} for n, p in PAGES.items()]}
+def list_views(request: Request) -> dict[str, Any]:
+    """The views and where their pages and JSON live; while serving, ``instance`` (this one)
+    and ``pollers`` (connection id -> the ``host:pid`` of the instance polling it)."""
+    out: dict[str, Any] = {
+        "ok": True, "views": [{"name": n, "page": p, "api": f"/api/v1/views/{n}"} for n, p in PAGES.items()]}
+    team = _runtime(request).team
+    if team is not None:
+        out["instance"] = {"id": team.instance.id, "name": team.instance.name}
+        out["pollers"] = dict(team.pollers)
+    return out
 
 
 @router.get("/api/v1/views/{name}", tags=["views"])
