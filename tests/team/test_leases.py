@@ -16,6 +16,8 @@ from devtrack.views.coordinator import Coordinator
 from devtrack.views.leases import Instance, Leases
 from devtrack.views.store import SnapshotStore, open_store
 
+from .conftest import until
+
 
 @pytest.fixture
 def store(store_url: str) -> Iterator[SnapshotStore]:
@@ -26,15 +28,6 @@ def store(store_url: str) -> Iterator[SnapshotStore]:
 
 def two(store: SnapshotStore) -> tuple[Leases, Leases]:
     return Leases(store, Instance("a" * 12, "host-a:1")), Leases(store, Instance("b" * 12, "host-b:2"))
-
-
-def until(check: Any, timeout: float = 20.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if check():
-            return True
-        time.sleep(0.05)
-    return bool(check())
 
 
 def test_one_holder_until_the_lease_lapses_then_another_takes_it(store: SnapshotStore) -> None:
