@@ -143,6 +143,17 @@ class Team:
         row = Leases(self.store).read(key).get(key)
         return row.holder if row is not None and row.held else None
 
+    def diagnose(self, keys: tuple[str, ...]) -> str:
+        """What a failed wait shows: the keys' last snapshots, the lease rows, each log's end."""
+        from devtrack.views.leases import Leases
+
+        rows = Leases(self.store).read()
+        lines = [f"{k}: snapshots {self.snapshots(k)[-3:]} lease {rows.get(k)}" for k in keys]
+        for m in self.members:
+            lines.append(f"--- {m.name} ({m.id}), exit {m.proc.proc.poll() if m.proc.proc else None}:\n"
+                         f"{m.proc.err[-3000:]}")
+        return "\n".join(lines)
+
     def member(self, instance_id: str | None) -> Member:
         return next(m for m in self.members if m.id == instance_id)
 

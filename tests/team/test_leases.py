@@ -146,3 +146,40 @@ async def test_two_coordinators_one_store_one_fetch_same_data(
         for c, s in zip(coords, stores):
             c.close()
             s.close()
+
+
+async def test_a_scheduled_fetch_that_yields_to_another_instance_keeps_polling(
+        sb: Sandbox, sandbox_manager: Any, store_url: str) -> None:
+    """The holder's scheduled fetch finds that another instance fetched meanwhile: it takes that
+    fetch's result instead of fetching, and it still fetches on its next turn."""
+    stores = [open_store(store_url), open_store(store_url)]
+    holder, other = (Coordinator(sandbox_manager, s, leases=Leases(s), tick=0.2, quiet=True) for s in stores)
+
+    def sentry_snapshots() -> int:
+        return len(stores[0].query("SELECT id FROM snapshots WHERE plugin = 'sentry'"))
+
+    async def settle(task_of: Coordinator) -> None:
+        for _ in range(200):
+            if "sentry" not in task_of._inflight:
+                return
+            await asyncio.sleep(0.05)
+        raise AssertionError("the scheduled fetch did not end")
+
+    try:
+        assert holder.team is not None and other.team is not None
+        assert await holder.team.tick(["sentry"]) == {"sentry"}
+        await other.refresh("sentry")  # a manual refresh elsewhere, which the holder has not seen
+        before = sentry_snapshots()
+        # the holder's tick started its scheduled fetch before it could see that one (as tick does)
+        holder._inflight["sentry"] = asyncio.ensure_future(holder._fetch("sentry", scheduled=True))
+        await settle(holder)
+        assert sentry_snapshots() == before  # it yielded: no second fetch
+        assert holder.good["sentry"].fetched_at == other.good["sentry"].fetched_at
+        holder.state("sentry").next_due = None  # due again: now it fetches itself
+        assert "sentry" in await holder.tick()
+        await settle(holder)
+        assert sentry_snapshots() == before + 1
+    finally:
+        for c, s in zip((holder, other), stores):
+            c.close()
+            s.close()

@@ -31,8 +31,7 @@ WINDOW = 10.0
 def settled(team: Team, keys: tuple[str, ...] = FAST, count: int = 1) -> None:
     """Wait until every key has ``count`` snapshots more than now."""
     base = {k: len(team.snapshots(k)) for k in keys}
-    assert until(lambda: all(len(team.snapshots(k)) >= base[k] + count for k in keys), 90), \
-        {k: team.snapshots(k)[-3:] for k in keys}
+    assert until(lambda: all(len(team.snapshots(k)) >= base[k] + count for k in keys), 90), team.diagnose(keys)
 
 
 def measure(team: Team) -> int:

@@ -191,9 +191,13 @@ class Coordinator:
 
     async def _fetch(self, plugin_id: str, *, scheduled: bool) -> PluginState:
         """Fetch here, or in team mode wherever a fetch of it runs already."""
-        if self.team is not None:
+        if self.team is None:
+            return await self._fetch_here(plugin_id)
+        try:
             return await self.team.fetch(plugin_id, scheduled, self._fetch_here)
-        return await self._fetch_here(plugin_id)
+        finally:  # it may have yielded to another instance's fetch: no _fetch_here to end it
+            if self._inflight.get(plugin_id) is asyncio.current_task():
+                self._inflight.pop(plugin_id, None)
 
     async def _fetch_here(self, plugin_id: str) -> PluginState:
         st = self.state(plugin_id)
