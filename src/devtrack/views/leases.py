@@ -286,7 +286,7 @@ class Team:
             try:
                 self.seen[key] = await asyncio.to_thread(self.leases.finish, key)
             except Exception as exc:  # the store went away: the claim lapses by itself
-                log.error("team: ending the fetch of %s: %s", cid, redact.format_exception(exc))
+                log.error("team: ending the fetch of %s: %s", cid, redact.safe_str(exc))
 
     async def _wait(self, key: str, row: Lease, deadline: float) -> Lease:
         """Until the fetch ``row`` shows running elsewhere ends (or lapses); the row then."""
@@ -299,4 +299,4 @@ class Team:
         try:
             self.leases.release()
         except Exception as exc:
-            log.error("team: releasing the leases: %s", redact.format_exception(exc))
+            log.error("team: releasing the leases: %s", redact.safe_str(exc))

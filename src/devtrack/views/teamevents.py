@@ -32,6 +32,12 @@ RECONNECT = (0.5, 1.0, 2.0, 5.0)
 QUEUE_SIZE = 1000
 
 
+def _first_line(exc: BaseException) -> str:
+    """An outage's reason, secrets masked (libpq's later lines are hints)."""
+    lines = redact.safe_str(exc).strip().splitlines()
+    return lines[0] if lines else type(exc).__name__
+
+
 def encode(event: Event, origin: str) -> str | None:
     """The NOTIFY payload of an event, or ``None`` if even its short form is too big."""
     doc: dict[str, Any] = {"o": origin, "k": event.kind, "t": event.time, "d": event.data}
@@ -110,13 +116,15 @@ class EventBridge:
             payload = encode(event, self.origin)
             if payload is None:
                 continue
-            try:
-                self.store.query("SELECT pg_notify(?, ?)", (CHANNEL, payload))
-                failing = False
-            except Exception as exc:
-                if not failing:
-                    log.warning("team events: cannot forward live events: %s", redact.format_exception(exc))
-                failing = True
+            for attempt in range(2):  # a pooled connection the server dropped fails once
+                try:
+                    self.store.query("SELECT pg_notify(?, ?)", (CHANNEL, payload))
+                    failing = False
+                    break
+                except Exception as exc:
+                    if attempt and not failing:
+                        log.warning("team events: cannot forward live events: %s", _first_line(exc))
+                        failing = True
 
     # ------------------------------------------------------------------ in
 
@@ -138,7 +146,7 @@ class EventBridge:
                 self.listening.clear()
                 if attempt == 0:
                     log.warning("team events: lost the other instances' live events (%s); reconnecting",
-                                redact.format_exception(exc))
+                                _first_line(exc))
                 self._stop.wait(RECONNECT[min(attempt, len(RECONNECT) - 1)])
                 attempt += 1
             finally:
