@@ -28,6 +28,11 @@ Event kinds (``kind``, then the keys of ``data``):
 
 Data must be JSON-serialisable and must never carry a secret (the stream is a new surface of
 the leak scan).
+
+Team mode: a bridge (:mod:`devtrack.views.teamevents`, wired only on a PostgreSQL store) taps
+the bus (:attr:`EventBus.taps`) to forward this process's events to the other instances, and
+publishes theirs here with their ``origin`` (the sending instance's id), which it never
+forwards back.
 """
 
 from __future__ import annotations
@@ -36,6 +41,7 @@ import asyncio
 import threading
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -53,6 +59,8 @@ class Event:
     kind: str
     data: dict[str, Any]
     time: float = field(default_factory=time.time)
+    #: The instance that published it, when another one did (``None``: this process).
+    origin: str | None = None
 
 
 class _Waiter:
@@ -78,21 +86,31 @@ class EventBus:
         self._lock = threading.Lock()
         self._waiters: set[_Waiter] = set()
         self.closed = False
+        #: Called with every event after it is recorded (on the publisher's thread: a tap must
+        #: be quick and must not raise; an exception is dropped).
+        self.taps: list[Callable[[Event], None]] = []
 
     @property
     def last_id(self) -> int:
         with self._lock:
             return self._next - 1
 
-    def publish(self, kind: str, data: dict[str, Any]) -> Event:
-        """Record an event and wake every subscriber; callable from any thread."""
+    def publish(self, kind: str, data: dict[str, Any], *, origin: str | None = None,
+                at: float | None = None) -> Event:
+        """Record an event and wake every subscriber; callable from any thread. ``origin`` and
+        ``at``: another instance's event, and when it happened there."""
         with self._lock:
-            event = Event(self._next, kind, dict(data))
+            event = Event(self._next, kind, dict(data), time.time() if at is None else at, origin)
             self._next += 1
             self._events.append(event)
             waiters = list(self._waiters)
         for w in waiters:
             w.wake()
+        for tap in list(self.taps):
+            try:
+                tap(event)
+            except Exception:  # a tap's trouble never fails the publisher
+                pass
         return event
 
     def since(self, last_id: int) -> list[Event]:

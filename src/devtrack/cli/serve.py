@@ -83,13 +83,26 @@ def serve(
                 shared = share_sessions(app)  # a team's instances accept each other's logins
                 if shared:
                     warn(shared)
-            start_refresh(app, sandbox=sandbox)
+            runtime = start_refresh(app, sandbox=sandbox)
+            if runtime.team is not None:
+                _announce_instance(runtime)
             server.run(sockets=[sock])
         except KeyboardInterrupt:
             pass
         finally:
             app.state.views.stop()  # the refresh coordinator (issue 8)
             sock.close()
+
+
+def _announce_instance(runtime: object) -> None:
+    """Say (and log) which instance this is: several may share one store (team mode)."""
+    import logging
+
+    team = runtime.team  # type: ignore[attr-defined]
+    store = runtime.store  # type: ignore[attr-defined]
+    line = f"instance {team.instance.name} (id {team.instance.id}), store {store.url}"
+    logging.getLogger("devtrack.serve").info(line)
+    say(markup("  [dim]{}[/]", line))
 
 
 class _sandboxed:

@@ -28,6 +28,7 @@ from ..integrations.contract import IntegrationData, ResultKind, utcnow
 from ..integrations.manager import CredentialsInvalid, IntegrationManager
 from .current import Current, collect
 from .keys import Keys
+from .leases import Leases, Team
 from .outage import StoreHealth
 from .state import PluginState
 from .store import SnapshotStore
@@ -108,12 +109,15 @@ class Coordinator:
         quiet: bool = False,
         events: EventBus | None = None,
         health: StoreHealth | None = None,
+        leases: Leases | None = None,
     ) -> None:
         """``quiet``: the caller reports each refresh's outcome itself (``devtrack views
         refresh``), so failures and recoveries are logged at debug level, not a second time.
         ``events``: where each fetch's start, end and stored snapshot are published (live pages).
         ``health``: the store's (see :mod:`.outage`): no fetch while the store is away, every
-        connection fetched once it is back."""
+        connection fetched once it is back.
+        ``leases``: team mode (:mod:`.leases`): poll only the connections this instance holds,
+        and read the others' from the store."""
         self.manager = manager
         self.events = events
         self.store = store
@@ -144,6 +148,8 @@ class Coordinator:
         self._recovery = logging.DEBUG if quiet else logging.INFO
         #: Run after every stored refresh, in order (see :data:`PostRefreshHook`).
         self.post_refresh: list[PostRefreshHook] = []
+        #: Team mode: set with ``leases`` (``None``: this process polls everything itself).
+        self.team: Team | None = None if leases is None else Team(self, leases, announce_reloads=events is not None)
         manager.saved_hooks.append(self._on_saved)
         self._own_health = health is None
         self.health = health or StoreHealth(store.reconnect, events=events, quiet=quiet)
@@ -184,7 +190,7 @@ class Coordinator:
         self.health.check()
         task = self._inflight.get(plugin_id)
         if task is None or task.done():
-            task = asyncio.ensure_future(self._fetch(plugin_id))
+            task = asyncio.ensure_future(self._fetch(plugin_id, scheduled=False))
             self._inflight[plugin_id] = task
         return await asyncio.shield(task)
 
@@ -192,7 +198,17 @@ class Coordinator:
         ids = list(ids) if ids is not None else await asyncio.to_thread(self.manager.fetchable)
         return list(await asyncio.gather(*(self.refresh(i) for i in ids)))
 
-    async def _fetch(self, plugin_id: str) -> PluginState:
+    async def _fetch(self, plugin_id: str, *, scheduled: bool) -> PluginState:
+        """Fetch here, or in team mode wherever a fetch of it runs already."""
+        if self.team is None:
+            return await self._fetch_here(plugin_id)
+        try:
+            return await self.team.fetch(plugin_id, scheduled, self._fetch_here)
+        finally:  # it may have yielded to another instance's fetch: no _fetch_here to end it
+            if self._inflight.get(plugin_id) is asyncio.current_task():
+                self._inflight.pop(plugin_id, None)
+
+    async def _fetch_here(self, plugin_id: str) -> PluginState:
         st = self.state(plugin_id)
         st.interval = self.interval(plugin_id)
         st.refreshing = True
@@ -295,6 +311,10 @@ class Coordinator:
         a fetch started now reads the new credentials."""
         with self._changed_lock:
             self._changed.add(plugin_id)
+        self.wake()
+
+    def wake(self) -> None:
+        """Run a tick now rather than at the next one (callable from any thread)."""
         loop, wake = self._loop, self._wake
         if loop is not None and wake is not None and not loop.is_closed():
             try:
@@ -334,13 +354,14 @@ class Coordinator:
             self._last_fingerprint_check = loop.time()
         await asyncio.to_thread(self._reconsider, now, check)
         ids = await asyncio.to_thread(self.manager.fetchable)
+        polled = set(ids) if self.team is None else await self.team.tick(ids)
         started: list[str] = []
         for pid in ids:
             st = self.state(pid)
-            if st.needs_attention or pid in self._inflight:
+            if st.needs_attention or pid in self._inflight or pid not in polled:
                 continue
             if st.next_due is None or st.next_due <= now:
-                self._inflight[pid] = asyncio.ensure_future(self._fetch(pid))
+                self._inflight[pid] = asyncio.ensure_future(self._fetch(pid, scheduled=True))
                 started.append(pid)
         if loop.time() - self._last_prune >= PRUNE_EVERY:
             self._last_prune = loop.time()
@@ -385,6 +406,11 @@ class Coordinator:
                 # Bounded: a library task cancelled mid-connect can fail to end, and stopping
                 # `devtrack serve` must not wait for it.
                 await asyncio.wait(set(self._inflight.values()), timeout=STOP_WAIT)
+            if self.team is not None:  # another instance takes over at its next tick
+                try:
+                    await asyncio.to_thread(self.team.release)
+                except Exception as exc:  # the store is away: the leases lapse by themselves
+                    log.debug("leases not released: %s", redact.safe_str(exc))
             self._loop = None
 
     def close(self) -> None:

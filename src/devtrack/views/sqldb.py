@@ -310,6 +310,7 @@ class PostgresDriver:
         # store reports an outage once, as StoreUnavailable, to whoever asked.
         logging.getLogger("psycopg.pool").setLevel(logging.ERROR)
         self.safe_url = mask_url(url)
+        self._url = url
         parts = urlsplit(url)
         if parts.password:
             redact.register([parts.password])  # a libpq message may quote it back
@@ -382,6 +383,17 @@ class PostgresDriver:
         of twice the size."""
         with self._connection() as conn, conn.cursor(binary=True) as cur:
             return list(cur.execute(pg_sql(sql), params).fetchall())
+
+    def dedicated(self) -> Any:
+        """A connection of its own, outside the pool (autocommit), for a ``LISTEN`` that must
+        outlive any pooled one; the caller closes it. Raises :class:`StoreUnavailable`."""
+        import psycopg
+
+        try:
+            return psycopg.connect(self._url, autocommit=True, connect_timeout=int(PG_TIMEOUT),
+                                   application_name="devtrack-events")
+        except self._errors as exc:
+            raise StoreUnavailable(f"the snapshot database {self.safe_url} is unavailable: {self._why(exc)}") from None
 
     def ddl(self, sql: str) -> list[str]:
         return pg_ddl(sql)

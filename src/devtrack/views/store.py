@@ -160,6 +160,19 @@ MIGRATIONS: list[tuple[int, str]] = [
     (3, "ALTER TABLE extension_migrations ADD COLUMN statements TEXT"),
     # Each plugin's newest snapshot (latest, latest_all) is one index step, not a sort of its history.
     (4, "CREATE INDEX snapshots_newest ON snapshots(plugin, fetched_at, id)"),
+    # Team mode (:mod:`.leases`): which instance polls each snapshot key, until when, whether a
+    # fetch of it runs anywhere, and a version bumped by every finished fetch (followers reload).
+    (5, """
+        CREATE TABLE refresh_leases (
+            key TEXT PRIMARY KEY,
+            holder TEXT NOT NULL,
+            holder_name TEXT NOT NULL,
+            ttl REAL NOT NULL,
+            expires_at REAL NOT NULL,
+            fetch_by TEXT,
+            fetch_until REAL,
+            version INTEGER NOT NULL DEFAULT 0)
+    """),
 ]
 
 

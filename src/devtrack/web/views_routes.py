@@ -53,6 +53,7 @@ class ViewsRuntime:
         self._serving: dict[str, Any] | None = None
         self.health = StoreHealth(self._probe, events=events)
         self.health.recovered.append(self._store_back)
+        self.bridge: Any = None  # team mode on PostgreSQL: views.teamevents.EventBridge
 
     @property
     def store(self) -> SnapshotStore:
@@ -89,8 +90,9 @@ class ViewsRuntime:
         return from_store(self.manager, self.store)
 
     def start(self, **coordinator_options: Any) -> Any:
-        """Run the refresh coordinator in its own thread (``devtrack serve``); with the store
-        away, once it is back (``None`` until then)."""
+        """Run the refresh coordinator in its own thread (``devtrack serve``), in team mode:
+        other instances on the same store share the polling (:mod:`devtrack.views.leases`).
+        With the store away, it starts once the store is back (``None`` until then)."""
         coordinator_options.setdefault("events", self.events)
         self._serving = coordinator_options
         try:
@@ -102,14 +104,24 @@ class ViewsRuntime:
     def _start_refresher(self) -> Any:
         from ..alerts import attach
         from ..views.coordinator import Coordinator, RefreshThread
+        from ..views.leases import Leases
 
         assert self._serving is not None
-        coordinator = Coordinator(self.manager, self.store, health=self.health, **self._serving)
+        options = dict(self._serving)
+        options.setdefault("leases", Leases(self.store))
+        coordinator = Coordinator(self.manager, self.store, health=self.health, **options)
         try:
             self.alerts = attach(coordinator)  # the alert rules run after every stored refresh
         except BaseException:
             coordinator.close()
             raise
+        if coordinator.team is not None and self.events is not None and self.store.backend == "postgresql":
+            from ..views.teamevents import EventBridge
+
+            coordinator.team.announce_reloads = False  # the bridge brings the others' events
+            self.bridge = EventBridge(self.events, self.store, coordinator.team.instance.id,
+                                      lambda kind, _data: coordinator.wake() if kind == "snapshot.stored" else None)
+            self.bridge.start()
         self.refresher = RefreshThread(coordinator).start()
         return self.refresher
 
@@ -120,12 +132,20 @@ class ViewsRuntime:
         if waiting:
             self._start_refresher()
 
+    @property
+    def team(self) -> Any:
+        """The running coordinator's :class:`~devtrack.views.leases.Team`, if any."""
+        return None if self.refresher is None else self.refresher.coordinator.team
+
     def stop(self) -> None:
         self._serving = None
         self.health.close()
         if self.refresher is not None:
             self.refresher.stop()
             self.refresher = None
+        if self.bridge is not None:
+            self.bridge.stop()
+            self.bridge = None
         if self.alerts is not None:
             self.alerts.close()
             self.alerts = None
@@ -250,9 +270,16 @@ def _trigger(request: Request, plugin: str | None) -> list[str] | None:
 @router.get("/api/v1/views", tags=["views"])
 def list_views(request: Request) -> dict[str, Any]:
     """The views and where their pages and JSON live; ``store``: whether the snapshot database
-    answers (``available``, ``since``, ``message``)."""
-    return {"ok": True, "views": [{"name": n, "page": p, "api": f"/api/v1/views/{n}"} for n, p in PAGES.items()],
-            "store": _runtime(request).health.status()}
+    answers (``available``, ``since``, ``message``); while serving, ``instance`` (this one) and
+    ``pollers`` (connection id -> the ``host:pid`` of the instance polling it)."""
+    out: dict[str, Any] = {
+        "ok": True, "views": [{"name": n, "page": p, "api": f"/api/v1/views/{n}"} for n, p in PAGES.items()],
+        "store": _runtime(request).health.status()}
+    team = _runtime(request).team
+    if team is not None:
+        out["instance"] = {"id": team.instance.id, "name": team.instance.name}
+        out["pollers"] = dict(team.pollers)
+    return out
 
 
 @router.get("/api/v1/views/{name}", tags=["views"])
