@@ -2,7 +2,7 @@
 
 Why: several instances sharing a database (PostgreSQL, or one SQLite file) would otherwise each
 poll every vendor, multiplying its API calls, its rate-limit use and the alerts. So each
-snapshot key has a row in ``refresh_leases`` (store migration 3):
+snapshot key has a row in ``refresh_leases`` (store migration 5):
 
 - a **lease** (``holder``, ``expires_at``): the instance that fetches the key on schedule. The
   holder renews it on every coordinator tick; it lapses ``ttl`` seconds after the last renewal
