@@ -183,3 +183,23 @@ async def test_a_scheduled_fetch_that_yields_to_another_instance_keeps_polling(
         for c, s in zip((holder, other), stores):
             c.close()
             s.close()
+
+
+async def test_a_credentials_change_is_fetched_at_once_even_when_a_reload_replaces_the_state(
+        sb: Sandbox, sandbox_manager: Any, store_url: str) -> None:
+    """The tick reloads a connection whose version moved (another fetch ended) and so replaces
+    its state with the stored one, due in ten minutes; a credentials change seen in the same
+    tick must still make it due now (it was lost once, and a connection with a fixed token
+    waited a whole interval)."""
+    store = open_store(store_url)
+    coord = Coordinator(sandbox_manager, store, leases=Leases(store), intervals={"vercel": 600}, tick=0.2, quiet=True)
+    try:
+        assert coord.team is not None
+        await coord.refresh("vercel")  # stored: next due in 600 s
+        assert "vercel" in await coord.team.tick(["vercel"])  # this instance holds it
+        Leases(store, Instance("c" * 12, "host-c:3")).finish("vercel")  # a fetch elsewhere ended
+        coord._on_saved("vercel")  # the credentials changed
+        assert "vercel" in await coord.tick()
+    finally:
+        coord.close()
+        store.close()

@@ -352,9 +352,11 @@ class Coordinator:
         check = loop.time() - self._last_fingerprint_check >= FINGERPRINT_EVERY
         if check:
             self._last_fingerprint_check = loop.time()
-        await asyncio.to_thread(self._reconsider, now, check)
         ids = await asyncio.to_thread(self.manager.fetchable)
         polled = set(ids) if self.team is None else await self.team.tick(ids)
+        # After the team's reloads, which replace states: a credentials change makes its
+        # connection due now, whatever the state another instance stored says.
+        await asyncio.to_thread(self._reconsider, now, check)
         started: list[str] = []
         for pid in ids:
             st = self.state(pid)

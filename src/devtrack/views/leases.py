@@ -221,8 +221,8 @@ class Team:
             self.pollers[cid] = row.holder_name if row.held else ""
             if cid in c._inflight:
                 continue
-            if self.seen.get(key) != row.version:
-                await self.reload(cid, row.version)
+            if key not in self.seen or row.version > self.seen[key]:  # rows read before a fetch
+                await self.reload(cid, row.version)                    # of ours ended are older
             st = c.states.get(cid)
             if st is not None:
                 st.refreshing = row.fetching not in (None, self.leases.me)
@@ -233,7 +233,7 @@ class Team:
         c = self.coordinator
         key = c.keys.key(cid)
         good, state = await asyncio.to_thread(self._load, key)
-        self.seen[key] = version
+        self.seen[key] = max(version, self.seen.get(key, version))  # never back to an older one
         if state is not None:
             c.states[cid] = state.model_copy(update={"id": cid, "refreshing": False})
         if good is not None:
