@@ -114,5 +114,11 @@ def test_views_refresh_runs_the_rules(sb: Any, sandbox_env: dict[str, str], tmp_
         assert produced["deployment"] in receiver.messages[0]["message"]
         opened = _json(run_cli("alerts", "history", "--json", env=env))["open"]
         assert any(i["rule"] == "deploy-failed" for i in opened)
+        # the one screen of `devtrack status` says so too, for people and for scripts
+        status = run_cli("status", env=env)
+        assert status.returncode == 0 and f"Open incidents ({len(opened)})" in status.stdout, status.stdout
+        assert all(i["title"][:40] in status.stdout for i in opened)
+        listed = _json(run_cli("status", "--json", env=env))["open_incidents"]
+        assert [i["id"] for i in listed] == [i["id"] for i in opened] and all(i["open"] for i in listed)
     finally:
         receiver.close()

@@ -43,6 +43,13 @@ def _require(manager: Any, cid: str, as_json: bool) -> None:
 
 
 def _current(connection: str | None = None, as_json: bool = False) -> list[Current]:
+    return _read(connection, as_json)[0]
+
+
+def _read(connection: str | None = None, as_json: bool = False,
+          incidents: bool = False) -> tuple[list[Current], list[dict[str, Any]]]:
+    """Every connection's stored state and data; with ``incidents``, the open alert incidents
+    too (from the same store, opened once)."""
     from ..integrations.manager import get_manager
     from ..views.current import from_store
     from ..views.store import StoreError, open_store
@@ -55,7 +62,12 @@ def _current(connection: str | None = None, as_json: bool = False) -> list[Curre
     except StoreError as exc:
         fail_store(exc, as_json=as_json)
     try:
-        return from_store(manager, store)
+        current = from_store(manager, store)
+        if not incidents:
+            return current, []
+        from ..alerts.incidents import Incidents
+
+        return current, [i.to_json() for i in Incidents(store).open_all()]
     except StoreError as exc:  # it went away since it opened
         fail_store(exc, as_json=as_json)
     finally:
@@ -67,9 +79,10 @@ def status(as_json: bool = JSON_OPTION) -> None:
     from ..text import humane_time
     from ..views.build import dashboard
 
-    view = dashboard(_current(as_json=as_json), timeline=8)
+    current, open_incidents = _read(as_json=as_json, incidents=True)
+    view = dashboard(current, timeline=8)
     if as_json:
-        emit_json({"ok": True, **view})
+        emit_json({"ok": True, **view, "open_incidents": open_incidents})
         return
     from rich.table import Table
 
@@ -93,6 +106,12 @@ def status(as_json: bool = JSON_OPTION) -> None:
     console.print(table)
     for note in notes:
         console.print(note, soft_wrap=False, overflow="ellipsis")
+    if open_incidents:
+        console.print(markup("\n[bold red]Open incidents[/] ({})", len(open_incidents)))
+        for inc in open_incidents:
+            console.print(markup("  [dim]{:>16}[/] {}{}", humane_time(inc["started_at"], ""), inc["title"],
+                                 " (muted)" if inc["muted"] else ""), overflow="ellipsis", no_wrap=True,
+                          highlight=False)
     if view["timeline"]:
         console.print(markup("\n[bold]Recent events[/]"))
         for e in view["timeline"]:
