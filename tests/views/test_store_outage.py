@@ -26,7 +26,7 @@ from devtrack.views.coordinator import interval_env
 from devtrack.views.keys import Keys
 from devtrack.views.store import open_store
 
-from .. import webauth
+from .. import leakscan, webauth
 from ..pgserver import PgServer
 from ..web.serve_proc import ServeProcess
 from .conftest import CONNECTIONS, PLUGINS
@@ -110,8 +110,16 @@ def _store(client: httpx.Client) -> dict[str, Any]:
     return r.json()  # type: ignore[no-any-return]
 
 
+#: In the database URL of the outage test: its server trusts loopback, so any password works,
+#: and this one must appear in no output, page or log line (the leak scan reads them all).
+URL_PASSWORD = "pg-url-pw-" + "7f3a9c2e41"
+leakscan.add_secrets(URL_PASSWORD)
+
+
 def test_serve_keeps_the_last_data_pauses_and_catches_up(
         sb: Sandbox, views_env: dict[str, str], pg_url: str, down: PgServer, tmp_path: Path) -> None:
+    pg_url = pg_url.replace("postgresql://postgres@", f"postgresql://postgres:{URL_PASSWORD}@")
+    assert URL_PASSWORD in pg_url
     env = _serve_env(views_env, pg_url)
     with ServeProcess(env, tmp_path, tty=False) as served, webauth.client(served.url, timeout=30) as client:
         first = _wait(lambda: (n := _newest(pg_url, env)) and set(n) >= set(CONNECTIONS) and n, 90,
@@ -166,6 +174,8 @@ def test_serve_keeps_the_last_data_pauses_and_catches_up(
         assert went == ("store.unavailable", during["store"]) and not back
         assert gone == ("store.available", {"available": True, "since": None, "message": ""})
     err = served.err
+    leakscan.record("cli output", served.out + err)
+    assert URL_PASSWORD not in served.out + err and "postgres:***@" in served.out + err
     assert "Traceback" not in err, err
     away = [line for line in err.splitlines() if "unavailable" in line and "refreshing is paused" in line]
     assert len(away) == 1, err
