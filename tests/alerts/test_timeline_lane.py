@@ -29,7 +29,11 @@ SECRET = "sk-timeline-" + "7f3a9c1e5b"
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> Iterator[SnapshotStore]:
+def store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[SnapshotStore]:
+    # Only this test's store: web apps of earlier tests in this worker that the garbage
+    # collector has not reached yet are still followed, and their incidents would be drawn too.
+    monkeypatch.setattr(alerts_timeline, "_followed", [])
+    monkeypatch.setattr(alerts_timeline, "_last", {})
     s = open_store(f"sqlite:///{tmp_path / 'snapshots.db'}")
     getter = lambda: s  # noqa: E731
     alerts_timeline.follow(getter)
@@ -79,6 +83,7 @@ def test_each_incident_is_drawn_where_it_opened_and_where_it_resolved(store: Sna
 
 def test_the_served_dashboard_draws_its_stores_incidents(
         _isolated_store: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(alerts_timeline, "_followed", [])  # this app's store only (see above)
     monkeypatch.setenv("DEVTRACK_STORE_URL", f"sqlite:///{tmp_path / 'snapshots.db'}")
     app = webauth.app(IntegrationManager(store=CredentialStore(_isolated_store)))
     Incidents(app.state.views.store).start("deploy-failed", "vercel", "web", "Vercel: production deploy of web failed",
