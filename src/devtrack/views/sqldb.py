@@ -19,7 +19,7 @@ import os
 import re
 import sqlite3
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
@@ -54,11 +54,6 @@ class Tx(Protocol):
         ``ON CONFLICT DO NOTHING`` skipped the row."""
         ...
 
-    def insert_later(self, sql: str, params: tuple[Any, ...] = ()) -> Callable[[], int | None]:
-        """:meth:`insert` whose id is read after the transaction ends (so a pipelined one sends
-        everything, its commit too, in one round trip)."""
-        ...
-
     def executemany(self, sql: str, rows: list[tuple[Any, ...]]) -> None:
         """One statement for many rows (a batch of a copy), in as few round trips as the driver can."""
         ...
@@ -69,7 +64,8 @@ class Driver(Protocol):
     #: The URL to show: a password in it is masked.
     safe_url: str
 
-    def transaction(self, *, pipeline: bool = False) -> Any: ...
+    def transaction(self) -> Any: ...
+    def save_snapshot(self, snapshot: tuple[Any, ...], payload: tuple[str, bytes] | None) -> int: ...
     def query(self, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]: ...
     def ddl(self, sql: str) -> list[str]: ...
     def lock(self, db: Tx, name: str, *, shared: bool = False) -> None: ...
@@ -93,6 +89,11 @@ def _ident(name: str) -> str:
     return name
 
 
+#: A snapshot's row (:meth:`Driver.save_snapshot`'s ``snapshot`` is its values, in order).
+_SNAPSHOT_INSERT = ("INSERT INTO snapshots (plugin, fetched_at, ok, status, metrics, error, payload) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?)")
+
+
 def _statements(sql: str) -> list[str]:
     return [s for s in (part.strip() for part in sql.split(";")) if s]
 
@@ -110,10 +111,6 @@ class _SqliteTx:
     def insert(self, sql: str, params: tuple[Any, ...] = ()) -> int | None:
         cur = self.db.execute(sql, params)
         return int(cur.lastrowid) if cur.rowcount and cur.lastrowid is not None else None
-
-    def insert_later(self, sql: str, params: tuple[Any, ...] = ()) -> Callable[[], int | None]:
-        new = self.insert(sql, params)
-        return lambda: new
 
     def executemany(self, sql: str, rows: list[tuple[Any, ...]]) -> None:
         self.db.executemany(sql, rows)
@@ -150,8 +147,7 @@ class SqliteDriver:
             os.chmod(self.path, 0o600)  # it holds the records of the user's services
 
     @contextmanager
-    def transaction(self, *, pipeline: bool = False) -> Iterator[_SqliteTx]:
-        """``pipeline`` means nothing here: every statement is a library call already."""
+    def transaction(self) -> Iterator[_SqliteTx]:
         with self._lock:
             self._db.execute("BEGIN IMMEDIATE")
             try:
@@ -164,6 +160,14 @@ class SqliteDriver:
     def query(self, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
         with self._lock:
             return list(self._db.execute(sql, params).fetchall())
+
+    def save_snapshot(self, snapshot: tuple[Any, ...], payload: tuple[str, bytes] | None) -> int:
+        """The payload if new and the snapshot, in one transaction (``BEGIN IMMEDIATE`` keeps
+        prune out meanwhile)."""
+        with self.transaction() as db:
+            if payload is not None:
+                db.execute("INSERT INTO payloads VALUES (?, ?) ON CONFLICT DO NOTHING", payload)
+            return int(db.insert(_SNAPSHOT_INSERT, snapshot) or 0)
 
     def ddl(self, sql: str) -> list[str]:
         return _statements(sql)
@@ -272,15 +276,6 @@ class _PgTx:
         row = self.conn.execute(pg_sql(sql + " RETURNING id"), params).fetchone()
         return None if row is None else int(row[0])
 
-    def insert_later(self, sql: str, params: tuple[Any, ...] = ()) -> Callable[[], int | None]:
-        cur = self.conn.execute(pg_sql(sql + " RETURNING id"), params)
-
-        def new() -> int | None:
-            row = cur.fetchone()
-            return None if row is None else int(row[0])
-
-        return new
-
     def executemany(self, sql: str, rows: list[tuple[Any, ...]]) -> None:
         with self.conn.cursor() as cur:  # psycopg pipelines the rows: one round trip, not one each
             cur.executemany(pg_sql(sql), rows)
@@ -365,18 +360,25 @@ class PostgresDriver:
             raise StoreUnavailable(f"the snapshot database {self.safe_url} is unavailable: {self._why(exc)}") from None
 
     @contextmanager
-    def transaction(self, *, pipeline: bool = False) -> Iterator[_PgTx]:
-        """``pipeline``: send the statements without waiting for each answer (psycopg's
-        pipeline mode), for a writer that reads only its last statement's result (a save:
-        one round trip for lock and inserts instead of one each). Row counts are not known
-        until then, so callers that test ``rowcount`` leave it off."""
+    def transaction(self) -> Iterator[_PgTx]:
+        with self._connection() as conn, conn.transaction():
+            yield _PgTx(conn)
+
+    def save_snapshot(self, snapshot: tuple[Any, ...], payload: tuple[str, bytes] | None) -> int:
+        """One statement, so one round trip and its own transaction: the shared payloads lock
+        (prune holds it exclusively: it never drops a payload a save is pointing at), the
+        payload if new, the snapshot. A row inserted by a statement's ``WITH`` is there for the
+        foreign key check, which runs at the statement's end."""
         with self._connection() as conn:
-            if not pipeline:
-                with conn.transaction():
-                    yield _PgTx(conn)
-                return
-            with conn.pipeline(), conn.transaction():
-                yield _PgTx(conn)
+            if payload is None:
+                row = conn.execute(pg_sql(_SNAPSHOT_INSERT + " RETURNING id"), snapshot).fetchone()
+            else:
+                row = conn.execute(
+                    "WITH l AS (SELECT pg_advisory_xact_lock_shared(hashtext('devtrack:payloads'))), "
+                    "p AS (INSERT INTO payloads (hash, body) SELECT %s, %s FROM l ON CONFLICT DO NOTHING) "
+                    "INSERT INTO snapshots (plugin, fetched_at, ok, status, metrics, error, payload) "
+                    "SELECT %s, %s, %s, %s, %s, %s, %s FROM l RETURNING id", (*payload, *snapshot)).fetchone()
+        return int(row[0])
 
     def query(self, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
         """Rows in PostgreSQL's binary format: payloads arrive as their bytes, not as hex text

@@ -283,16 +283,9 @@ class SqlStore:
             body = zlib.compress(raw, 6)
         error = data.error.model_dump_json() if data.error else None
         metrics = json.dumps(data.health.metrics, default=str)
-        with self.driver.transaction(pipeline=True) as db:
-            if digest is not None:
-                self.driver.lock(db, "payloads", shared=True)  # prune never drops it meanwhile
-                db.execute("INSERT INTO payloads VALUES (?, ?) ON CONFLICT DO NOTHING", (digest, body))
-            sid = db.insert_later(
-                "INSERT INTO snapshots (plugin, fetched_at, ok, status, metrics, error, payload) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (data.id, _ts(data.fetched_at), int(ok), data.health.status, metrics, error, digest),
-            )
-        return int(sid() or 0)
+        return self.driver.save_snapshot(
+            (data.id, _ts(data.fetched_at), int(ok), data.health.status, metrics, error, digest),
+            None if digest is None or body is None else (digest, body))
 
     _COLS = "s.id, s.plugin, s.fetched_at, s.ok, s.status, s.error, p.body"
 
