@@ -23,10 +23,10 @@ from datetime import datetime
 from importlib import metadata
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 from . import __version__, redact, secretrefs, secretstore
 from .credentials import Doc
+from .views.sqldb import mask_url
 
 LIBRARIES = ("pydantic", "typer", "rich", "httpx", "fastapi", "uvicorn", "jinja2", "keyring", "boto3",
              "platformdirs")
@@ -85,19 +85,6 @@ def versions() -> dict[str, Any]:
             "executable_is_venv": sys.prefix != sys.base_prefix, "libraries": libs}
 
 
-def _safe_url(url: str) -> str:
-    """A store URL without its password."""
-    try:
-        parts = urlsplit(url)
-    except ValueError:
-        return "<unparsable URL>"
-    if parts.password:
-        host = parts.hostname or ""
-        netloc = f"{parts.username}:{redact.MASK}@{host}" + (f":{parts.port}" if parts.port else "")
-        return urlunsplit((parts.scheme, netloc, parts.path, parts.query, ""))
-    return url
-
-
 def _snapshot_states(path: Path) -> tuple[dict[str, Any], str | None]:
     """Each connection's refresh state from a SQLite snapshot store, read-only."""
     from .views.state import PluginState
@@ -131,7 +118,7 @@ def _database_states(url: str, info: dict[str, Any]) -> tuple[dict[str, Any], st
         return {}, redact.safe_str(exc)
     except Exception as exc:  # a driver's own error: reported, never raised into the report
         info["reachable"] = False
-        return {}, f"cannot read the snapshot database {_safe_url(url)}: {redact.safe_str(exc)}"
+        return {}, f"cannot read the snapshot database {mask_url(url)}: {redact.safe_str(exc)}"
     try:
         info["reachable"] = True
         info["schema_version"] = store.schema_version()  # type: ignore[attr-defined]
@@ -265,7 +252,7 @@ def _snapshots(env: dict[str, str], credentials: Path) -> dict[str, Any]:
     from .views.store import STORE_ENV, default_url
 
     url = default_url(env, credentials)
-    info: dict[str, Any] = {"url": _safe_url(url), "chosen_by": f"${STORE_ENV}" if env.get(STORE_ENV) else
+    info: dict[str, Any] = {"url": mask_url(url), "chosen_by": f"${STORE_ENV}" if env.get(STORE_ENV) else
                             "beside the credentials file" if credentials.name == ".credentials.json" else
                             "the per-user data directory"}
     states: dict[str, Any] = {}

@@ -4,6 +4,8 @@ policy, several processes on one database, and a database that is not there."""
 
 from __future__ import annotations
 
+from devtrack.redact import MASK
+
 import sqlite3
 import threading
 from datetime import datetime, timedelta, timezone
@@ -178,7 +180,7 @@ def test_postgres_url_is_masked_and_a_missing_server_is_a_clear_error(pg_url: st
     with pytest.raises(StoreUnavailable) as info:
         open_store(dead)
     text = str(info.value)
-    assert "hunter2-not-shown" not in text and "postgresql://devtrack:***@127.0.0.1:1/" in text
+    assert "hunter2-not-shown" not in text and f"postgresql://devtrack:{MASK}@127.0.0.1:1/" in text
     assert "snapshot database" in text
     store = open_store(pg_url.replace("postgresql://", "postgres://"))
     assert isinstance(store, PostgresStore) and store.backend == "postgresql"

@@ -4,6 +4,8 @@ an interrupted copy resumes, foreign targets are refused, and errors are one lin
 
 from __future__ import annotations
 
+from devtrack.redact import MASK
+
 import json
 import signal
 import subprocess
@@ -303,4 +305,4 @@ def test_status_shows_backend_counts_and_no_password(store_url: str) -> None:
     assert text.returncode == 0 and f"schema version {MIGRATIONS[-1][0]}" in text.stdout and "alert_incidents" in text.stdout
     assert secret not in proc.stdout + text.stdout + text.stderr
     if info["backend"] == "postgresql":
-        assert ":***@" in info["url"]
+        assert ":" + MASK + "@" in info["url"]

@@ -7,6 +7,8 @@ A server started while the database is down serves the banner and comes up once 
 
 from __future__ import annotations
 
+from devtrack.redact import MASK
+
 import json
 import os
 import subprocess
@@ -175,7 +177,7 @@ def test_serve_keeps_the_last_data_pauses_and_catches_up(
         assert gone == ("store.available", {"available": True, "since": None, "message": ""})
     err = served.err
     leakscan.record("cli output", served.out + err)
-    assert URL_PASSWORD not in served.out + err and "postgres:***@" in served.out + err
+    assert URL_PASSWORD not in served.out + err and f"postgres:{MASK}@" in served.out + err
     assert "Traceback" not in err, err
     away = [line for line in err.splitlines() if "unavailable" in line and "refreshing is paused" in line]
     assert len(away) == 1, err

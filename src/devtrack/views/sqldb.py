@@ -254,14 +254,21 @@ def pg_sql(sql: str) -> str:
 
 
 def mask_url(url: str) -> str:
-    """The URL with its password replaced by ``***`` (for messages, status and diagnostics)."""
-    parts = urlsplit(url)
-    if parts.password is None:
+    """The URL with its password replaced by the redactor's mask (for messages, status and
+    diagnostics); one that cannot be parsed is not shown at all."""
+    from ..redact import MASK
+
+    try:
+        parts = urlsplit(url)
+        password, port = parts.password, parts.port
+    except ValueError:
+        return "<unparsable URL>"
+    if password is None:
         return url
     host = parts.hostname or ""
     if ":" in host:
         host = f"[{host}]"
-    netloc = f"{parts.username or ''}:***@{host}" + (f":{parts.port}" if parts.port else "")
+    netloc = f"{parts.username or ''}:{MASK}@{host}" + (f":{port}" if port else "")
     return urlunsplit(parts._replace(netloc=netloc))
 
 
