@@ -68,7 +68,7 @@ class Driver(Protocol):
     def save_snapshot(self, snapshot: tuple[Any, ...], payload: tuple[str, bytes] | None) -> int: ...
     def query(self, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]: ...
     def ddl(self, sql: str) -> list[str]: ...
-    def lock(self, db: Tx, name: str, *, shared: bool = False) -> None: ...
+    def lock(self, db: Tx, name: str) -> None: ...
     def metric(self, name: str) -> tuple[str, Any]: ...
     def bucket(self, column: str) -> str: ...
     def newest_per_plugin(self, cols: str, good: bool) -> str: ...
@@ -172,7 +172,7 @@ class SqliteDriver:
     def ddl(self, sql: str) -> list[str]:
         return _statements(sql)
 
-    def lock(self, db: Tx, name: str, *, shared: bool = False) -> None:
+    def lock(self, db: Tx, name: str) -> None:
         """Nothing to do: ``BEGIN IMMEDIATE`` already made this the only writer."""
 
     def metric(self, name: str) -> tuple[str, Any]:
@@ -407,10 +407,10 @@ class PostgresDriver:
     def ddl(self, sql: str) -> list[str]:
         return pg_ddl(sql)
 
-    def lock(self, db: Tx, name: str, *, shared: bool = False) -> None:
-        """Hold a transaction-scoped advisory lock named ``name`` (shared or exclusive)."""
-        fn = "pg_advisory_xact_lock_shared" if shared else "pg_advisory_xact_lock"
-        db.execute(f"SELECT {fn}(hashtext(?))", (f"devtrack:{name}",))
+    def lock(self, db: Tx, name: str) -> None:
+        """Hold the transaction-scoped advisory lock named ``name`` (saves take the payloads'
+        one shared, in :meth:`save_snapshot`)."""
+        db.execute("SELECT pg_advisory_xact_lock(hashtext(?))", (f"devtrack:{name}",))
 
     def metric(self, name: str) -> tuple[str, Any]:
         return "(metrics::jsonb -> ?)", name

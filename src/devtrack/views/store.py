@@ -87,7 +87,6 @@ class SnapshotStore(Protocol):
     def migrate_extension(self, name: str, migrations: list[tuple[int, str]]) -> None: ...
     def transaction(self) -> Any: ...
     def query(self, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]: ...
-    def lock(self, db: Any, name: str, *, shared: bool = False) -> None: ...
 
 
 # ---------------------------------------------------------------------- URLs
@@ -262,10 +261,6 @@ class SqlStore:
 
     def query(self, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
         return self.driver.query(sql, params)
-
-    def lock(self, db: Any, name: str, *, shared: bool = False) -> None:
-        """Inside ``transaction()``: wait for a lock of that name, held until it ends."""
-        self.driver.lock(db, name, shared=shared)
 
     def schema_version(self) -> int:
         return int(self.query("SELECT MAX(version) FROM schema_migrations")[0][0] or 0)
