@@ -409,10 +409,7 @@ class Coordinator:
                 # `devtrack serve` must not wait for it.
                 await asyncio.wait(set(self._inflight.values()), timeout=STOP_WAIT)
             if self.team is not None:  # another instance takes over at its next tick
-                try:
-                    await asyncio.to_thread(self.team.release)
-                except Exception as exc:  # the store is away: the leases lapse by themselves
-                    log.debug("leases not released: %s", redact.safe_str(exc))
+                await asyncio.to_thread(self.team.release)  # never raises: a lease left lapses
             self._loop = None
 
     def close(self) -> None:
