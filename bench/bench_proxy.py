@@ -10,29 +10,25 @@ proxied rounds take turns.
 Targets (issue 15): the proxy adds at most 5 ms to the 99th percentile of the time to first
 streamed byte, and keeps at least 0.95 of the direct throughput.
 
-Where the proxy's time goes (py-spy on the proxy at 200 streams, 2026-12-02): relaying is one
-upstream read and one client write per event, 20 events a second per stream. A quarter of the
-proxy's CPU goes to reading through httpcore's anyio network layer (a cancel scope and socket
-stream per read); a plain asyncio network backend measured 7.2 -> 5.4 ms of CPU per stream,
-but it would plug into a private attribute of httpx, so the proxy keeps httpx's own. The rest
-is mostly socket writes and the loop itself, then httpx/httpcore/h11 per event. Idle upstream
-connections are kept 30 s instead of httpx's 5: a direct round here lasts more than 5 s, so
-each proxied round began by connecting again for every stream.
+Where the proxy's time went, and what changed (py-spy and these rows, 2026-12-02): relaying
+is one upstream read and one client write per event, 20 events a second per stream. Through
+httpx, each request gave the event loop up several times before its first byte (httpcore's pool
+event and two locks, anyio's checkpoint after each socket write) and anyio paused and resumed
+reading around every read; at 200 streams each of those turns waited behind the other streams'
+events, and the proxy added 10-19 ms to the p99 (asyncio 10.4, uvloop 10.2 on a quiet machine,
+load 0.5). The upstream client is now aiohttp (``devtrack.ai.relay_client``), which parses in its
+protocol callback and wakes the reader once: the same run measured -0.4 ms added on both loops
+(the proxy within the direct path's own noise) and the three processes' CPU fell from 3.6 s to
+2.2 s a round. Idle upstream connections are kept 30 s: a direct round here lasts more than 5 s,
+and with httpx's default 5 s each proxied round began by connecting again for every stream.
 
-Event loop: uvloop (``uvicorn[standard]``'s) costs the proxy about a tenth less CPU per stream
-than asyncio in every paired run, so ``web.server.LOOP`` is uvloop where it is installed (a
-dependency except on Windows). httptools measured 4.2 ms against 4.6-4.8 ms per stream but is
-not used: uvicorn's httptools protocol has no limit on a request head's size and the header
-deadline (``web.server.HeaderDeadline``) follows h11's states.
+Event loop: both are measured; ``web.server.LOOP`` is uvloop where it is installed (a dependency
+except on Windows), which costs the server less CPU per request. httptools is not used: uvicorn's
+httptools protocol has no limit on a request head's size and the header deadline
+(``web.server.HeaderDeadline``) follows h11's states.
 
-Latency floor: on this project's shared 2-core machine the p99 figures are set by CPU
-contention more than by the proxy's path. Runs of 2026-12-02 added 17-18 ms (asyncio) and
-12 ms (uvloop) at load 1.2-1.9, but 300-500 ms at load 2.6-4.7, the direct p99 rising too
-(5-10 ms, then 23-119 ms); throughput stayed 0.95-1.05 of direct. Load generator, emulator and
-proxy together use about 0.9 of the 2 cores at 200 streams (the proxy ~0.45), so a new
-stream's first byte waits behind other streams' events in the proxy's loop at each of its
-steps (accept, request, upstream write, upstream head, client head, first event), where direct
-has one busy process fewer. The 5 ms target stays, and is missed here.
+On a busy machine (load above 2 on its 2 cores) every p99 here rises, the direct one too, since
+load generator, emulator and proxy share the cores; the rows print the load beside them.
 """
 
 from __future__ import annotations

@@ -7,8 +7,10 @@ emulator that records what it received (headers, paths, when its connection clos
 
 from __future__ import annotations
 
+import contextlib
 import json
 import socket
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -236,3 +238,76 @@ def test_hanging_up_before_the_answer_closes_the_upstream_connection(tmp_path: P
             closed = watch.wait_closed(SILENCE + 5)
     assert closed is not None, "the upstream answered to nobody: its connection stayed open"
     assert clock.active(left, closed) < SLACK, f"upstream closed {closed - left:.2f} s after the client left"
+
+
+# --------------------------------------------------------------------------- 4. what goes on the wire
+
+
+class _RawUpstream:
+    """A socket server that keeps each request's head byte for byte (no HTTP library between)."""
+
+    def __init__(self) -> None:
+        self.sock = socket.create_server(("127.0.0.1", 0))
+        self.heads: list[bytes] = []
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+        self.thread.start()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.sock.getsockname()[1]}"
+
+    def _serve(self) -> None:
+        with contextlib.suppress(OSError):
+            while True:
+                conn, _ = self.sock.accept()
+                with conn:
+                    data = b""
+                    while b"\r\n\r\n" not in data and (chunk := conn.recv(65536)):
+                        data += chunk
+                    head, _, body = data.partition(b"\r\n\r\n")
+                    length = next((int(line.split(b":", 1)[1]) for line in head.split(b"\r\n")
+                                   if line.lower().startswith(b"content-length:")), 0)
+                    while len(body) < length and (chunk := conn.recv(65536)):
+                        body += chunk
+                    self.heads.append(head)
+                    conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 2\r\n"
+                                 b"Set-Cookie: upstream=1\r\nX-Vendor: kept\r\nConnection: close\r\n\r\n{}")
+
+    def close(self) -> None:
+        self.sock.close()
+
+
+def test_upstream_gets_only_the_headers_the_proxy_chose(tmp_path: Path) -> None:
+    """The upstream client adds nothing of its own (no User-Agent, Accept, Content-Type, cookies)
+    and sends the path as given; the vendor's answer comes back without its cookie."""
+    upstream = _RawUpstream()
+    try:
+        m = IntegrationManager(store=CredentialStore(tmp_path / "c.json"),
+                               environ={"DEVTRACK_OPENAI_BASE_URL": upstream.url + "/v1",
+                                        "OPENAI_API_KEY": "sk-wire-test-000000000000000000"})
+        token = ensure_token(m.store)
+        with ServerThread(create_proxy_app(m)) as srv:
+            parts = urlsplit(srv.url)
+            body = b'{"model": "gpt-4o"}'
+            with socket.create_connection((parts.hostname, parts.port), timeout=10) as sock:
+                sock.sendall(b"POST /openai/v1/files/a:x%3Fy?limit=2&after=a%2Bb%20c HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                             b"X-Custom: one\r\n"
+                             b"X-Custom: two\r\nAuthorization: Bearer " + token.encode() + b"\r\n"
+                             b"Content-Length: " + str(len(body)).encode() + b"\r\nConnection: close\r\n\r\n" + body)
+                answer = b""
+                while chunk := sock.recv(65536):
+                    answer += chunk
+            for _ in range(2):  # the second time the pooled session is reused
+                resp = httpx.get(srv.url + "/openai/v1/models", headers={"Authorization": f"Bearer {token}"})
+                assert resp.status_code == 200 and resp.headers["x-vendor"] == "kept"
+    finally:
+        upstream.close()
+    head = upstream.heads[0].decode("latin-1").split("\r\n")
+    assert head[0] == "POST /v1/files/a:x%3Fy?limit=2&after=a%2Bb+c HTTP/1.1"
+    names = [line.split(":", 1)[0].lower() for line in head[1:]]
+    assert sorted(names) == ["accept-encoding", "authorization", "content-length", "host", "x-custom", "x-custom"]
+    assert "accept-encoding: identity" in [line.lower() for line in head]
+    assert "authorization: bearer sk-wire-test-000000000000000000" in [line.lower() for line in head]
+    assert answer.startswith(b"HTTP/1.1 200") and b"set-cookie" not in answer.lower() and answer.endswith(b"{}")
+    assert len(upstream.heads) == 3
+    assert not any(b"cookie" in h.lower() for h in upstream.heads)

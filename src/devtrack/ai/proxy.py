@@ -4,8 +4,8 @@
 go to the vendor, or through Helicone's proxy hosts when Helicone is synced (see
 :mod:`.routing` for the exact header policy). Why a plain ASGI callable and not a framework
 router: the request is relayed as it is and the answer is streamed back chunk by chunk as
-httpx receives it (``aiter_raw``: no decoding, no buffering), with the vendor's status,
-headers and error body untouched.
+it arrives (no decoding, no buffering; :mod:`.relay_client` says why aiohttp carries it), with
+the vendor's status, headers and error body untouched.
 
 Safety: every request must carry the local proxy token where the SDK sends its key; a
 request with an ``Origin`` header (any browser page) is refused before anything else; the
@@ -29,13 +29,13 @@ from typing import TYPE_CHECKING, Any
 
 from .. import redact
 from ..credentials import Doc
-from . import proxy_token
+from . import proxy_token, relay_client
 from .inbound import api_path, client_headers
 from .routing import RoutingError, presented_token, response_headers, upstream, upstream_headers, upstream_url
 from .specs import SPECS, ProviderSpec
 
 if TYPE_CHECKING:
-    import httpx
+    import aiohttp
 
     from ..integrations.manager import IntegrationManager
     from .routing import Upstream
@@ -60,15 +60,6 @@ _GOOGLE_STATUS = {400: "INVALID_ARGUMENT", 401: "UNAUTHENTICATED", 403: "PERMISS
 #: Injected headers that name a place or an account, not a credential: the status page
 #: shows them on purpose, so masking them would only hide what the user needs to see.
 _NOT_SECRET = frozenset({"helicone-target-url", "helicone-organization-id"})
-
-#: Upstream connection pools, used in turn (see :meth:`ProxyApp.client`).
-POOLS = 8
-#: Idle upstream connections kept for reuse, over all pools: enough for 200 concurrent
-#: streams to reuse theirs rather than connect again for each request.
-KEEPALIVE = 256
-#: Seconds an idle upstream connection is kept (httpx's default is 5): a new TLS connection
-#: to a vendor costs a handshake on the way to the first byte.
-KEEPALIVE_EXPIRY = 30.0
 
 
 class UpstreamBroke(Exception):
@@ -153,8 +144,7 @@ class ProxyApp:
     def __init__(self, manager: IntegrationManager, *, timeout: float = 600.0) -> None:
         self.manager = manager
         self.timeout = timeout
-        self._clients: list[httpx.AsyncClient] = []
-        self._turn = 0
+        self._session: aiohttp.ClientSession | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._doc_key: tuple[int, int, int] | None = None
         self._doc: Doc | None = None
@@ -177,35 +167,18 @@ class ProxyApp:
     def token(self) -> str:
         return proxy_token.stored_token(self.doc()) or proxy_token.ensure_token(self.manager.store)
 
-    def client(self) -> httpx.AsyncClient:
-        """A pooled client of this event loop, with none of httpx's default headers.
-
-        :data:`POOLS` clients take turns: httpcore's pool walks all of its connections on
-        every request and every response's end, which under 200 concurrent streams cost more
-        CPU than relaying them; eight smaller pools walk an eighth each.
-        """
-        import httpx
-
+    def session(self) -> aiohttp.ClientSession:
+        """The upstream session of the running event loop (a session is bound to its loop)."""
         loop = asyncio.get_running_loop()
-        if not self._clients or self._loop is not loop:
-            self._clients = []
-            for _ in range(POOLS):
-                client = httpx.AsyncClient(
-                    timeout=httpx.Timeout(self.timeout, connect=10.0, write=60.0, pool=None),
-                    limits=httpx.Limits(max_connections=None, max_keepalive_connections=KEEPALIVE // POOLS,
-                                        keepalive_expiry=KEEPALIVE_EXPIRY),
-                    follow_redirects=False, trust_env=False,
-                )
-                client.headers.clear()
-                self._clients.append(client)
+        if self._session is None or self._loop is not loop:
+            self._session = relay_client.open_session(self.timeout)
             self._loop = loop
-        self._turn = (self._turn + 1) % len(self._clients)
-        return self._clients[self._turn]
+        return self._session
 
     async def aclose(self) -> None:
-        clients, self._clients = self._clients, []
-        for client in clients:
-            await client.aclose()
+        session, self._session = self._session, None
+        if session is not None:
+            await session.close()
 
     # ------------------------------------------------------------------ ASGI
 
@@ -264,35 +237,34 @@ class ProxyApp:
     async def _exchange(self, provider: ProviderSpec, up: Upstream, method: str, url: str,
                         headers: list[tuple[str, str]], body: bytes, send: Send, progress: _Progress) -> int:
         """Send upstream and relay the answer; cancelling it closes the upstream connection."""
-        import httpx
-
-        client = self.client()
-        request = client.build_request(method, url, headers=upstream_headers(up, headers), content=body)
         try:
-            resp = await client.send(request, stream=True)
-        except httpx.TimeoutException:
+            resp = await relay_client.send(self.session(), method, url, upstream_headers(up, headers), body)
+        except relay_client.UpstreamTimeout:
             await _answer(send, provider, 504, f"{provider.name} did not answer in time.", "timeout")
             return 504
-        except httpx.HTTPError as exc:
+        except relay_client.UpstreamUnreachable as exc:
             where = "Helicone" if up.via_helicone else provider.name
-            await _answer(send, provider, 502, f"Cannot reach {where}: {type(exc).__name__}.", "network")
+            await _answer(send, provider, 502, f"Cannot reach {where}: {exc}.", "network")
             return 502
         try:
-            await send({"type": "http.response.start", "status": resp.status_code, "headers": [
-                (k.encode("latin-1"), v.encode("latin-1")) for k, v in response_headers(resp.headers.multi_items())
+            await send({"type": "http.response.start", "status": resp.status, "headers": [
+                (k.encode("latin-1"), v.encode("latin-1")) for k, v in response_headers(
+                    (k.decode("latin-1"), v.decode("latin-1")) for k, v in resp.raw_headers)
             ]})
             try:
-                async for chunk in resp.aiter_raw():
-                    if chunk:
-                        await send({"type": "http.response.body", "body": chunk, "more_body": True})
-            except httpx.HTTPError as exc:
+                async for chunk in resp.content.iter_any():
+                    await send({"type": "http.response.body", "body": chunk, "more_body": True})
+            except relay_client.stream_errors() as exc:
                 log.warning("ai proxy %s: the upstream stream broke off (%s)", provider.id, type(exc).__name__)
                 raise UpstreamBroke(f"{provider.name}'s stream broke off") from None
             await send({"type": "http.response.body", "body": b"", "more_body": False})
             progress.complete = True
         finally:
-            await resp.aclose()  # an answer not read to its end closes the connection
-        return resp.status_code
+            if progress.complete:
+                resp.release()  # read to its end: the connection goes back to the pool
+            else:
+                resp.close()  # an answer not read to its end closes the connection
+        return resp.status
 
     async def _lifespan(self, receive: Receive, send: Send) -> None:
         while True:

@@ -222,7 +222,7 @@ def proxy(
     if verbose:
         logging.basicConfig(level=logging.INFO, format="%(message)s")
         logging.getLogger("devtrack.ai.proxy").setLevel(logging.INFO)
-        for name in ("httpx", "httpcore"):  # they would log upstream URLs with their queries
+        for name in ("httpx", "httpcore", "aiohttp"):  # they would log upstream URLs with their queries
             logging.getLogger(name).setLevel(logging.WARNING)
     server = make_server(app_, log_level="info" if verbose else "warning")
     url = url_of(sock).rstrip("/")

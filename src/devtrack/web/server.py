@@ -128,14 +128,25 @@ def _server_class() -> Any:
     import uvicorn
 
     class Server(uvicorn.Server):
-        """uvicorn's server, which first ends the app's open event streams when it shuts down:
-        uvicorn waits for every response to finish, and a stream never does by itself."""
+        """uvicorn's server, which first ends the app's open event streams when it shuts down
+        (uvicorn waits for every response to finish, and a stream never does by itself), and
+        last runs the app's closers on its loop (the server runs with lifespan off)."""
 
         async def shutdown(self, sockets: Any = None) -> None:
-            bus = getattr(getattr(self.config.app, "state", None), "events", None)
+            app = self.config.app
+            state = getattr(app, "state", None)
+            bus = getattr(state, "events", None)
             if bus is not None:
                 bus.close()
             await super().shutdown(sockets)
+            closers = list(getattr(state, "closers", ()))
+            if callable(getattr(app, "aclose", None)):
+                closers.append(app.aclose)
+            for close in closers:
+                try:
+                    await close()
+                except Exception as exc:  # one closer failing must not keep the others from running
+                    logging.getLogger(__name__).warning("closing at shutdown failed: %s", type(exc).__name__)
 
     return Server
 
