@@ -172,6 +172,14 @@ MIGRATIONS: list[tuple[int, str]] = [
             fetch_until REAL,
             version INTEGER NOT NULL DEFAULT 0)
     """),
+    # Each plugin's newest good snapshot (latest_all(good=True), the dashboard's read) is one
+    # step back along this index; with (plugin, ok, fetched_at) alone PostgreSQL sorted each
+    # plugin's whole good history for the id tie-break. It also serves history(), so it
+    # replaces the old index.
+    (6, """
+        CREATE INDEX snapshots_good_newest ON snapshots(plugin, ok, fetched_at, id);
+        DROP INDEX snapshots_by_plugin
+    """),
 ]
 
 
