@@ -27,6 +27,11 @@ except on Windows), which costs the server less CPU per request. httptools is no
 httptools protocol has no limit on a request head's size and the header deadline
 (``web.server.HeaderDeadline``) follows h11's states.
 
+Four paired runs of 2026-12-02 after the change, added ms asyncio / uvloop: -0.4 / -0.4,
+0.1 / 3.3, -1.8 / 7.6 (the fresh-clone ./dev bench, load 0.5), -1.0 / 4.1. asyncio meets the
+target every time; uvloop missed it once, its direct p99 being the lower one (2.5-5 ms), so the
+uvloop row is the one left to make steady.
+
 On a busy machine (load above 2 on its 2 cores) every p99 here rises, the direct one too, since
 load generator, emulator and proxy share the cores; the rows print the load beside them.
 """
