@@ -7,10 +7,8 @@ emulator that records what it received (headers, paths, when its connection clos
 
 from __future__ import annotations
 
-import contextlib
 import json
 import socket
-import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -29,7 +27,7 @@ from devtrack.sandbox import Sandbox, stalls
 from devtrack.sandbox.openai_emulator import OpenAIEmulator
 from devtrack.web.server import ServerThread
 
-from .watch import DisconnectWatch, raw_request
+from .watch import DisconnectWatch, RawUpstream, raw_request
 
 CHAT = {"model": "gpt-4o", "messages": [{"role": "user", "content": "hi"}]}
 EVIL = "https://evil.example"
@@ -243,45 +241,11 @@ def test_hanging_up_before_the_answer_closes_the_upstream_connection(tmp_path: P
 # --------------------------------------------------------------------------- 4. what goes on the wire
 
 
-class _RawUpstream:
-    """A socket server that keeps each request's head byte for byte (no HTTP library between)."""
-
-    def __init__(self) -> None:
-        self.sock = socket.create_server(("127.0.0.1", 0))
-        self.heads: list[bytes] = []
-        self.thread = threading.Thread(target=self._serve, daemon=True)
-        self.thread.start()
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.sock.getsockname()[1]}"
-
-    def _serve(self) -> None:
-        with contextlib.suppress(OSError):
-            while True:
-                conn, _ = self.sock.accept()
-                with conn:
-                    data = b""
-                    while b"\r\n\r\n" not in data and (chunk := conn.recv(65536)):
-                        data += chunk
-                    head, _, body = data.partition(b"\r\n\r\n")
-                    length = next((int(line.split(b":", 1)[1]) for line in head.split(b"\r\n")
-                                   if line.lower().startswith(b"content-length:")), 0)
-                    while len(body) < length and (chunk := conn.recv(65536)):
-                        body += chunk
-                    self.heads.append(head)
-                    conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 2\r\n"
-                                 b"Set-Cookie: upstream=1\r\nX-Vendor: kept\r\nConnection: close\r\n\r\n{}")
-
-    def close(self) -> None:
-        self.sock.close()
-
-
 def test_upstream_gets_only_the_headers_the_proxy_chose(tmp_path: Path) -> None:
     """The upstream client adds nothing of its own (no User-Agent, Accept, Content-Type, cookies)
     and sends the path as given; the vendor's answer comes back without its cookie."""
-    upstream = _RawUpstream()
-    try:
+    with RawUpstream(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 2\r\n"
+                     b"Set-Cookie: upstream=1\r\nX-Vendor: kept\r\nConnection: close\r\n\r\n{}") as upstream:
         m = IntegrationManager(store=CredentialStore(tmp_path / "c.json"),
                                environ={"DEVTRACK_OPENAI_BASE_URL": upstream.url + "/v1",
                                         "OPENAI_API_KEY": "sk-wire-test-000000000000000000"})
@@ -297,11 +261,9 @@ def test_upstream_gets_only_the_headers_the_proxy_chose(tmp_path: Path) -> None:
                 answer = b""
                 while chunk := sock.recv(65536):
                     answer += chunk
-            for _ in range(2):  # the second time the pooled session is reused
+            for _ in range(2):  # two more on the same session: still nothing of its own, nor a cookie
                 resp = httpx.get(srv.url + "/openai/v1/models", headers={"Authorization": f"Bearer {token}"})
                 assert resp.status_code == 200 and resp.headers["x-vendor"] == "kept"
-    finally:
-        upstream.close()
     head = upstream.heads[0].decode("latin-1").split("\r\n")
     assert head[0] == "POST /v1/files/a:x%3Fy?limit=2&after=a%2Bb+c HTTP/1.1"
     names = [line.split(":", 1)[0].lower() for line in head[1:]]

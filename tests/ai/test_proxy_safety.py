@@ -3,12 +3,9 @@ origins, loopback-only serving, upstream failures as the vendor's error shapes, 
 
 from __future__ import annotations
 
-import contextlib
 import logging
-import socket
 import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -24,7 +21,7 @@ from devtrack.sandbox import Sandbox, stalls
 from devtrack.sandbox.openai_emulator import OpenAIEmulator
 from devtrack.web.server import ServerThread
 
-from .watch import DisconnectWatch
+from .watch import DisconnectWatch, RawUpstream
 
 CHAT = {"model": "gpt-4o", "messages": [{"role": "user", "content": "hi"}]}
 GEMINI = {"contents": [{"role": "user", "parts": [{"text": "hi"}]}]}
@@ -173,28 +170,8 @@ def test_a_client_hanging_up_stops_the_upstream_read(tmp_path: Path) -> None:
     assert clock.active(left, closed) < 2.0, f"the upstream closed {closed - left:.2f} s after the client left"
 
 
-def _one_shot_upstream(reply: bytes | None) -> tuple[socket.socket, threading.Thread]:
-    """A socket upstream that reads one request, then sends ``reply`` and hangs up, or (None)
-    stays silent until the test closes it: the failures a vendor can have mid-request."""
-    server = socket.create_server(("127.0.0.1", 0))
-
-    def serve() -> None:
-        with contextlib.suppress(OSError):
-            conn, _ = server.accept()
-            with conn:
-                conn.recv(65536)
-                if reply is None:
-                    conn.recv(65536)  # until the proxy gives up and closes
-                else:
-                    conn.sendall(reply)
-
-    thread = threading.Thread(target=serve, daemon=True)
-    thread.start()
-    return server, thread
-
-
-def _proxy_to(server: socket.socket, tmp_path: Path, timeout: float = 600.0) -> tuple[ProxyApp, str]:
-    url = f"http://127.0.0.1:{server.getsockname()[1]}/v1"
+def _proxy_to(upstream: RawUpstream, tmp_path: Path, timeout: float = 600.0) -> tuple[ProxyApp, str]:
+    url = upstream.url + "/v1"
     m = IntegrationManager(store=CredentialStore(tmp_path / "c.json"),
                            environ={"DEVTRACK_OPENAI_BASE_URL": url, "OPENAI_API_KEY": "sk-proxy-fail-0000000000"})
     from devtrack.ai.proxy_token import ensure_token
@@ -203,14 +180,11 @@ def _proxy_to(server: socket.socket, tmp_path: Path, timeout: float = 600.0) -> 
 
 
 def test_an_upstream_that_never_answers_is_a_504_in_the_vendors_shape(tmp_path: Path) -> None:
-    server, thread = _one_shot_upstream(None)
-    app, token = _proxy_to(server, tmp_path, timeout=0.5)
-    try:
+    with RawUpstream(None) as upstream:  # reads the request, never answers
+        app, token = _proxy_to(upstream, tmp_path, timeout=0.5)
         with ServerThread(app) as srv:
             r = httpx.post(srv.url + "/openai/v1/chat/completions", json=CHAT, headers={"Authorization": f"Bearer {token}"},
                            timeout=30)
-    finally:
-        server.close()
     assert r.status_code == 504 and r.headers["x-devtrack-proxy-error"] == "timeout"
     assert r.json()["error"]["message"] == "OpenAI did not answer in time."
 
@@ -219,10 +193,9 @@ def test_a_stream_that_breaks_off_cuts_the_clients_connection(tmp_path: Path, ca
     """Half an answer must not look whole: the client's chunked stream ends without its last chunk."""
     head = b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nTransfer-Encoding: chunked\r\n\r\n"
     event = b'data: {"choices": []}\n\n'
-    server, thread = _one_shot_upstream(head + f"{len(event):x}\r\n".encode() + event + b"\r\n")
-    app, token = _proxy_to(server, tmp_path)
     got = b""
-    try:
+    with RawUpstream(head + f"{len(event):x}\r\n".encode() + event + b"\r\n") as upstream:  # then hangs up
+        app, token = _proxy_to(upstream, tmp_path)
         with ServerThread(app) as srv, caplog.at_level(logging.WARNING, logger="devtrack.ai.proxy"):
             with pytest.raises(httpx.RemoteProtocolError):
                 with httpx.stream("POST", srv.url + "/openai/v1/chat/completions", json={**CHAT, "stream": True},
@@ -230,8 +203,6 @@ def test_a_stream_that_breaks_off_cuts_the_clients_connection(tmp_path: Path, ca
                     assert resp.status_code == 200
                     for chunk in resp.iter_raw():
                         got += chunk
-    finally:
-        server.close()
     assert got == event
     assert "the upstream stream broke off" in caplog.text
 

@@ -4,7 +4,9 @@ moment an upstream's server saw its connection close."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import socket
+import threading
 import time
 from typing import Any
 from urllib.parse import urlsplit
@@ -85,3 +87,45 @@ class DisconnectWatch:
         while not self.closed_at and time.monotonic() < deadline:
             time.sleep(0.02)
         return self.closed_at[0] if self.closed_at else None
+
+
+class RawUpstream:
+    """A socket upstream with no HTTP library between: it keeps each request's head byte for
+    byte, then sends ``reply`` and hangs up, or (``reply=None``) stays silent until the other
+    side closes: what a vendor sends, and how it fails, exactly as the test writes it."""
+
+    def __init__(self, reply: bytes | None) -> None:
+        self.reply = reply
+        self.sock = socket.create_server(("127.0.0.1", 0))
+        self.heads: list[bytes] = []
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.sock.getsockname()[1]}"
+
+    def _serve(self) -> None:
+        with contextlib.suppress(OSError):
+            while True:
+                conn, _ = self.sock.accept()
+                with conn:
+                    data = b""
+                    while b"\r\n\r\n" not in data and (chunk := conn.recv(65536)):
+                        data += chunk
+                    head, _, body = data.partition(b"\r\n\r\n")
+                    length = next((int(line.split(b":", 1)[1]) for line in head.split(b"\r\n")
+                                   if line.lower().startswith(b"content-length:")), 0)
+                    while len(body) < length and (chunk := conn.recv(65536)):
+                        body += chunk
+                    self.heads.append(head)
+                    if self.reply is None:
+                        while conn.recv(65536):
+                            pass
+                    else:
+                        conn.sendall(self.reply)
+
+    def __enter__(self) -> RawUpstream:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.sock.close()
