@@ -28,9 +28,21 @@ httptools protocol has no limit on a request head's size and the header deadline
 (``web.server.HeaderDeadline``) follows h11's states.
 
 Four paired runs of 2026-12-02 after the change, added ms asyncio / uvloop: -0.4 / -0.4,
-0.1 / 3.3, -1.8 / 7.6 (the fresh-clone ./dev bench, load 0.5), -1.0 / 4.1. asyncio meets the
-target every time; uvloop missed it once, its direct p99 being the lower one (2.5-5 ms), so the
-uvloop row is the one left to make steady.
+0.1 / 3.3, -1.8 / 7.6 (the fresh-clone ./dev bench, load 0.5), -1.0 / 4.1. asyncio met the
+target every time; uvloop missed it once.
+
+What was left of the tail (2026-12-02, another machine, where the direct p99 itself wandered
+from 9 to 61 ms and uvloop added 8-14 ms): each stream's time to first byte, against when it
+started, showed the slowest ones in runs, each started 10 ms after the one before and each
+waiting about 9 ms less (79, 70, 61 ... ms): one process stopped for the length of the run.
+``gc.callbacks`` in the emulator and the proxy showed the stops: full collections of 52,000 to
+116,000 objects, 23-74 ms each, a few per round, nearly all of them imports that live as long
+as the process. Servers that own their process now freeze what is alive once they listen
+(``web.server.settle_heap``), and the proxy opens its aiohttp session before it listens, so
+that import is frozen too. A full collection then scans 19,000-30,000 objects of requests
+(8-24 ms, less often). The next runs, added ms asyncio / uvloop (direct p99 in brackets):
+3.3 (5.8) / 3.5 (3.9), 2.9 (5.0) / 3.3 (4.2). The freeze helps the direct path as much (the
+emulator is served the same way), so the comparison stays side by side.
 
 On a busy machine (load above 2 on its 2 cores) every p99 here rises, the direct one too, since
 load generator, emulator and proxy share the cores; the rows print the load beside them.

@@ -175,6 +175,11 @@ class ProxyApp:
             self._loop = loop
         return self._session
 
+    async def aopen(self) -> None:
+        """Open the upstream session now, on the server's loop: a served proxy pays aiohttp's
+        import before its first request rather than in it (an imported proxy still does not)."""
+        self.session()
+
     async def aclose(self) -> None:
         session, self._session = self._session, None
         if session is not None:
@@ -270,6 +275,7 @@ class ProxyApp:
         while True:
             message = await receive()
             if message["type"] == "lifespan.startup":
+                await self.aopen()
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
                 await self.aclose()

@@ -72,7 +72,9 @@ def create_app(
     }
     for key, value in state.items():
         setattr(app.state, key, value)
-    #: Run by the server when it shuts down, on its loop: a mounted app gets no lifespan.
+    #: Run by the server before it listens and when it shuts down, on its loop: a mounted app
+    #: gets no lifespan.
+    app.state.openers = [ai_proxy.aopen] if callable(getattr(ai_proxy, "aopen", None)) else []
     app.state.closers = [ai_proxy.aclose] if callable(getattr(ai_proxy, "aclose", None)) else []
     app.include_router(api.router)
     app.include_router(git_api.router)
