@@ -118,6 +118,40 @@ def test_a_dropped_stream_resumes_without_losing_events(page: Any, manager: Any)
         page.goto("about:blank")  # no stream left to reconnect once the server stops
 
 
+def test_an_event_between_serving_a_page_and_opening_its_stream_reaches_it(page: Any, manager: Any) -> None:  # noqa: F811
+    """The page's data is read, then an incident resolves, then the page's script opens its
+    stream: the stream starts from the id the page was served with, so the event is replayed
+    (opened "from now", it was missed and the page kept showing the incident)."""
+    app = webauth.app(manager)
+    bus = app.state.events
+    between: list[int] = []
+
+    class PublishingMidPage:
+        """The app, with an event published as the settings page's answer starts (its data read)."""
+
+        state = app.state
+
+        async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+            async def sending(message: Any) -> None:
+                if (message["type"] == "http.response.start" and scope["path"] == "/settings/integrations"
+                        and armed and not between):
+                    between.append(bus.publish("alert.resolved", {"connection": "vercel", "id": 1}).id)
+                await send(message)
+
+            await app(scope, receive, sending if scope["type"] == "http" else send)
+
+    armed = False
+    with ServerThread(PublishingMidPage()) as srv:
+        webauth.login(page, srv.url, "/settings/integrations")
+        page.add_init_script("""window.__events = [];
+            document.addEventListener('devtrack:event', e => window.__events.push(e.detail.id));""")
+        armed = True
+        page.goto(srv.url + "/settings/integrations")
+        _wait(lambda: bool(between) and str(between[0]) in page.evaluate("window.__events"))
+        assert page.locator('meta[name="devtrack-events-after"]').get_attribute("content") == str(between[0] - 1)
+        page.goto("about:blank")
+
+
 def _wait(cond: Any, timeout: float = 15) -> None:
     import time
 

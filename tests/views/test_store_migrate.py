@@ -156,6 +156,12 @@ def _snapshots_in(pg_url: str) -> int:
         return int(conn.execute("SELECT COUNT(*) FROM snapshots").fetchone()[0])  # type: ignore[index]
 
 
+def _default_sigint() -> None:
+    """Ctrl+C as a terminal gives it: a suite started in the background (``cmd &`` in a script)
+    runs with SIGINT ignored, the child inherits that, and Python then installs no handler."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def _stop_mid_copy(source: str, target: str, sig: int, after: int = 0) -> subprocess.CompletedProcess[str]:
     """Start a copy, send ``sig`` as soon as the target holds more than ``after`` snapshots.
 
@@ -167,7 +173,7 @@ def _stop_mid_copy(source: str, target: str, sig: int, after: int = 0) -> subpro
 
     proc = subprocess.Popen([sys.executable, "-m", "devtrack", "store", "migrate", source, target,
                              "--batch-size", "10"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            env={**os.environ, "COLUMNS": "200"})
+                            env={**os.environ, "COLUMNS": "200"}, preexec_fn=_default_sigint)
     deadline = time.monotonic() + 60
     with psycopg.connect(target, autocommit=True) as conn:
         while True:

@@ -87,6 +87,7 @@ def create_app(
     if ai_proxy is not None:
         app.mount("/ai", ai_proxy)
     errors.install(app)
+    app.add_middleware(events_api.EventMark, bus=app.state.events)  # type: ignore[arg-type]
     app.add_middleware(
         SecurityMiddleware,  # type: ignore[arg-type]
         guard=guard,

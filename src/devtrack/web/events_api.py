@@ -16,6 +16,8 @@ import json
 import time
 from collections.abc import AsyncIterator
 
+from typing import Any
+
 from fastapi import APIRouter, Request
 from fastapi.responses import StreamingResponse
 
@@ -27,6 +29,22 @@ router = APIRouter()
 HEARTBEAT = 15.0
 #: Milliseconds the browser waits before reconnecting after a drop.
 RETRY_MS = 2000
+
+
+class EventMark:
+    """Notes the bus's last event id as each request starts, before its handler reads anything
+    (``request.state.events_after``). A page carries it, and its live script opens the stream
+    from there: an event between reading the page's data and opening the stream is replayed,
+    not missed (a page that opened its stream "from now" once kept a resolved incident)."""
+
+    def __init__(self, app: Any, bus: EventBus) -> None:
+        self.app = app
+        self.bus = bus
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] == "http":
+            scope.setdefault("state", {})["events_after"] = self.bus.last_id
+        await self.app(scope, receive, send)
 
 
 def frame(event: Event) -> str:

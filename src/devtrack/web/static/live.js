@@ -7,11 +7,14 @@
 // "Refresh now" starts the refresh through the JSON API and shows each connection's progress
 // until all are done. Without this script every page still works: the form posts and the
 // page is served again. EventSource resumes after a drop with Last-Event-ID by itself; if the
-// browser gives up (the server was away), we open a new stream from the last id we saw.
+// browser gives up (the server was away), we open a new stream from the last id we saw. The
+// first stream opens from the id the page was served with, so nothing between is missed.
 (function () {
   "use strict";
 
-  var lastId = null;
+  // the newest event id when the server began this page: the stream replays anything after it
+  var mark = document.querySelector('meta[name="devtrack-events-after"]');
+  var lastId = mark && /^[0-9]+$/.test(mark.content) ? mark.content : null;
   var source = null;
   var swapTimer = null;
   var fetching = false;  // a page fetch is in flight
