@@ -42,7 +42,12 @@ as the process. Servers that own their process now freeze what is alive once the
 that import is frozen too. A full collection then scans 19,000-30,000 objects of requests
 (8-24 ms, less often). The next runs, added ms asyncio / uvloop (direct p99 in brackets):
 3.3 (5.8) / 3.5 (3.9), 2.9 (5.0) / 3.3 (4.2). The freeze helps the direct path as much (the
-emulator is served the same way), so the comparison stays side by side.
+emulator is served the same way), so the comparison stays side by side. The fresh-clone
+./dev bench that followed (load 0.8) missed on both loops: asyncio 6.3 (4.6), uvloop 7.8 (5.1);
+a run just after it measured uvloop 2.0 (2.6). What remains: in every run some proxied streams
+are slow at the same moments of a round (1.1 s into the second proxied round, 1.7 s into the
+third, 9-23 ms each, single streams rather than runs), which points at something periodic in
+the proxy that is not yet found; ``gc.callbacks`` show no collection at those moments.
 
 On a busy machine (load above 2 on its 2 cores) every p99 here rises, the direct one too, since
 load generator, emulator and proxy share the cores; the rows print the load beside them.
