@@ -15,7 +15,6 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import AsyncIterator
-
 from typing import Any
 
 from fastapi import APIRouter, Request
