@@ -123,8 +123,8 @@ def _wrap_manager() -> None:
         record("results", out.model_dump_json())
         return out
 
-    async def fetch_(self: Any, plugin_id: str) -> Any:
-        out = await fetch(self, plugin_id)
+    async def fetch_(self: Any, plugin_id: str, *a: Any, **kw: Any) -> Any:
+        out = await fetch(self, plugin_id, *a, **kw)
         record("results", out.model_dump_json())
         return out
 

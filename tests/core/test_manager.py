@@ -139,3 +139,34 @@ def test_save_hooks_run_in_the_same_write(tmp_path: Path) -> None:
     m.unset("a")
     assert m.store.read()["ai_proxy"]["mirror"] is None
     assert seen == ["a", "a"]
+
+
+async def test_a_batch_reads_the_store_once_however_many_connections(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each fetch reading the file made fetching n connections cost n reads of n entries."""
+    m = _manager(tmp_path, a="ok")
+    for n in range(30):
+        m.save_credentials("a" if n == 0 else f"a:c{n}", {"token": f"token-{n:04d}-abcdefgh"})
+    reads = []
+    load = CredentialStore._load
+    monkeypatch.setattr(CredentialStore, "_load", lambda self: reads.append(1) or load(self))
+    ids = m.fetchable()
+    reads.clear()
+    results = await m.fetch_many(ids)
+    assert len(results) == 30 and all(r.error is None for r in results)
+    assert len(reads) == 1
+    reads.clear()
+    assert len(await m.fetch_many()) == 30  # the ids chosen from the same read
+    assert len(reads) == 1
+    reads.clear()
+    tested = await m.test_many()
+    assert len(tested) == 30 and all(r.ok for _, r in tested)
+    assert len(reads) == 2  # one to test, one to record the results
+
+
+async def test_a_batch_on_a_corrupt_store_gives_each_connection_its_error(tmp_path: Path) -> None:
+    m = _manager(tmp_path, a="ok", b="ok")
+    m.set_credentials("a", {"token": "token-aaaa-abcdefgh"})
+    (tmp_path / "c.json").write_text("{not json")
+    results = await m.fetch_many(["a", "b"])
+    assert [r.error is not None for r in results] == [True, True]
+    assert all("not valid JSON" in (r.error.message if r.error else "") for r in results)

@@ -133,3 +133,23 @@ def test_tracked_file_warns(tmp_path: Path) -> None:
     subprocess.run(["git", "add", "-f", ".credentials.json"], cwd=tmp_path, check=True)
     warnings = CredentialStore(path).warnings()
     assert any("tracked by git" in w for w in warnings)
+
+
+def test_a_reread_of_the_same_bytes_is_a_fresh_copy_and_any_change_is_checked_again(tmp_path: Path) -> None:
+    """The strict checks run once per distinct file content (reads of unchanged bytes reuse
+    them); what a caller does to its copy never reaches the next read."""
+    path = tmp_path / "c.json"
+    store = CredentialStore(path)
+    store.update(lambda d: d["integrations"].setdefault("vercel", {"enabled": True, "credentials": {"token": "t-1"}}))
+    first = store.read()
+    first["integrations"]["vercel"]["credentials"]["token"] = "changed in memory"
+    assert store.read()["integrations"]["vercel"]["credentials"]["token"] == "t-1"
+    # an edit by hand (same length, so only the bytes tell) is seen, and checked
+    path.write_text(path.read_text().replace('"t-1"', '"t-2"'))
+    assert store.read()["integrations"]["vercel"]["credentials"]["token"] == "t-2"
+    text = path.read_text()
+    path.write_text(text.replace('"enabled": true', '"enabled": NaN'))
+    with pytest.raises(StoreCorrupt, match="NaN"):
+        store.read()
+    path.write_text(text)
+    assert store.read()["integrations"]["vercel"]["credentials"]["token"] == "t-2"

@@ -683,13 +683,14 @@ class IntegrationManager:
 
     # ------------------------------------------------------------------ calling plugins
 
-    async def _guarded(self, cid: str, call: str) -> ConnectionResult | IntegrationData:
-        """Run one plugin call under its deadline; every failure becomes a result."""
+    async def _guarded(self, cid: str, call: str, doc: Doc | None = None) -> ConnectionResult | IntegrationData:
+        """Run one plugin call under its deadline; every failure becomes a result. ``doc``: the
+        store as read once for a batch (each call reading it made a batch of n cost n reads)."""
         import asyncio  # here, not at the top: listing never needs it
         name = cid
         try:
             name = self.label(cid)
-            creds = self.credentials(cid)
+            creds = self.credentials(cid, doc)
             missing = creds.missing()
             if missing:
                 labels = {f.key: f.label for f in creds.fields()}
@@ -740,12 +741,12 @@ class IntegrationManager:
                 ResultKind.ERROR, f"{name} failed unexpectedly: {redact.safe_str(exc)}"
             )
 
-    async def test(self, cid: str, record: bool = True) -> ConnectionResult:
+    async def test(self, cid: str, record: bool = True, doc: Doc | None = None) -> ConnectionResult:
         """Test one connection; the result and time are recorded in the store."""
         import asyncio  # here, not at the top: listing never needs it
         loop = asyncio.get_running_loop()
         started = loop.time()
-        out = await self._guarded(cid, "test")
+        out = await self._guarded(cid, "test", doc)
         result = out if isinstance(out, ConnectionResult) else ConnectionResult.failure(
             ResultKind.ERROR, "test_connection returned data instead of a result"
         )
@@ -762,8 +763,9 @@ class IntegrationManager:
     async def test_many(self, ids: Iterable[str] | None = None) -> list[tuple[str, ConnectionResult]]:
         """Test connections concurrently (default: every connection); ``(id, result)`` pairs."""
         import asyncio  # here, not at the top: listing never needs it
-        ids = list(ids) if ids is not None else await asyncio.to_thread(self.connection_ids)
-        results = await asyncio.gather(*(self.test(i, record=False) for i in ids))
+        doc = await asyncio.to_thread(self._batch_doc)
+        ids = list(ids) if ids is not None else await asyncio.to_thread(self.connection_ids, doc=doc)
+        results = await asyncio.gather(*(self.test(i, record=False, doc=doc) for i in ids))
         await asyncio.to_thread(self._record_many, list(zip(ids, results)))
         return list(zip(ids, results))
 
@@ -788,12 +790,12 @@ class IntegrationManager:
         except Exception as exc:  # recording is best effort; the result still stands
             log.warning("could not record test results: %s", redact.safe_str(exc))
 
-    async def fetch(self, cid: str) -> IntegrationData:
+    async def fetch(self, cid: str, doc: Doc | None = None) -> IntegrationData:
         """Fetch one connection's data; a failure is returned in ``error``, never raised.
 
         The answer carries the connection id as ``id`` and the plugin id as ``plugin``.
         """
-        out = await self._guarded(cid, "data")
+        out = await self._guarded(cid, "data", doc)
         if isinstance(out, ConnectionResult):
             data = IntegrationData.failed(out)
         else:
@@ -804,16 +806,25 @@ class IntegrationManager:
             plugin_id = cid
         return _scrub(data.model_copy(update={"id": cid, "plugin": plugin_id}))
 
-    def fetchable(self) -> list[str]:
+    def fetchable(self, doc: Doc | None = None) -> list[str]:
         """Ids of the enabled and configured connections: plugins in registry order, each
         plugin's default connection first, then its named ones."""
-        doc = self.store.read()
+        doc = doc if doc is not None else self.store.read()
         return [c for c in self.connection_ids(doc=doc) if self.is_enabled(c, doc) and self.is_configured(c, doc)]
 
     async def fetch_many(self, ids: Iterable[str] | None = None) -> list[IntegrationData]:
         import asyncio  # here, not at the top: listing never needs it
-        ids = list(ids) if ids is not None else await asyncio.to_thread(self.fetchable)
-        return list(await asyncio.gather(*(self.fetch(i) for i in ids)))
+        doc = await asyncio.to_thread(self._batch_doc)
+        ids = list(ids) if ids is not None else await asyncio.to_thread(self.fetchable, doc)
+        return list(await asyncio.gather(*(self.fetch(i, doc) for i in ids)))
+
+    def _batch_doc(self) -> Doc | None:
+        """The store, read once for a batch; ``None`` when it cannot be read, so that each
+        connection reads it again and reports the problem as its own result."""
+        try:
+            return self.store.read()
+        except Exception:
+            return None
 
 
 def _consume(task: asyncio.Future[Any]) -> None:
