@@ -23,9 +23,25 @@ protocol callback and wakes the reader once: the same run measured -0.4 ms added
 and with httpx's default 5 s each proxied round began by connecting again for every stream.
 
 Event loop: both are measured; ``web.server.LOOP`` is uvloop where it is installed (a dependency
-except on Windows), which costs the server less CPU per request. httptools is not used: uvicorn's
-httptools protocol has no limit on a request head's size and the header deadline
-(``web.server.HeaderDeadline``) follows h11's states.
+except on Windows), which costs the server less CPU per request.
+
+HTTP parser (2026-12-02, later): the servers now parse with httptools rather than h11
+(``web.server.HeaderDeadline`` adds the head-size limit httptools lacks and keeps the header
+and drain deadlines). Paired rounds on one machine (direct, proxy on h11, proxy on httptools,
+taking turns; 6 rounds of each): the proxy's CPU per round fell from 1.84-2.03 s to 1.53-1.76 s
+(-15%) and the added median from 1.53-1.70 ms to 1.25-1.33 ms, in each of three runs; the added
+p99 went 6.9 -> 3.4, 5.2 -> 6.6 and 7.0 -> 5.2 ms, which says how noisy one p99 is.
+
+Rounds: 6 of each side (3 until then). The p99 of 1,160 streams rests on its 12 slowest, and
+they come in clusters (one stall of one process slows the streams that start during it), so
+one run's added p99 moved by several ms between runs of the same code (above). Twice the
+streams halve that spread's effect, and the bench takes about 3 minutes instead of 1.5.
+
+The proxy's own path to a stream's first byte (timestamps inside it, 2026-12-02): about 0.2 ms
+from the request to the upstream call and 0.3 ms to relay the head and first chunk; the rest
+of its median is the emulator's answer, slower in proxied rounds because three processes share
+the 2 cores. The exchange now runs in the request's own task (a new task waits a loop turn).
+Fetching the proxy's state is cheap (the store is re-read only when the file changed).
 
 Four paired runs of 2026-12-02 after the change, added ms asyncio / uvloop: -0.4 / -0.4,
 0.1 / 3.3, -1.8 / 7.6 (the fresh-clone ./dev bench, load 0.5), -1.0 / 4.1. asyncio met the
@@ -71,7 +87,7 @@ from common import CLOCK, Span, combine, report  # noqa: E402
 
 SEED = 5
 CONCURRENCY = 200
-ROUNDS = 3
+ROUNDS = 6
 DURATION = 4.0  # seconds of each round
 WORDS = 40
 CHUNK_DELAY = 0.05  # 20 events/s per stream, 2 s per answer: a model streaming tokens

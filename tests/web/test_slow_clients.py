@@ -14,7 +14,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from devtrack.integrations.manager import IntegrationManager
-from devtrack.web.server import HEADER_TIMEOUT, ServerThread
+from devtrack.web.server import HEADER_TIMEOUT, MAX_HEAD_BYTES, ServerThread
 
 from .. import webauth
 from .serve_proc import ServeProcess
@@ -90,3 +90,47 @@ def test_devtrack_serve_hangs_up_on_a_partial_request(tmp_path: Path) -> None:
         assert _closed_by_server(sock)
         with _connect(served.url) as other:  # and it still answers whole requests
             assert _get(other, urlsplit(served.url).netloc).startswith(b"HTTP/1.1 200")
+
+
+def _answer(sock: socket.socket) -> bytes:
+    """What the server sends before it hangs up (up to WAIT)."""
+    data = b""
+    try:
+        while chunk := sock.recv(65536):
+            data += chunk
+    except ConnectionResetError:
+        pass
+    return data
+
+
+def test_a_request_head_over_the_limit_is_refused_whole_or_in_pieces(manager: IntegrationManager) -> None:
+    """httptools takes heads of any size; the server answers 400 past MAX_HEAD_BYTES."""
+    with ServerThread(webauth.app(manager), header_timeout=WAIT) as srv:
+        host = urlsplit(srv.url).netloc
+        with _connect(srv.url) as sock:  # under the limit: answered
+            sock.sendall(f"GET /api/v1/integrations HTTP/1.1\r\nHost: {host}\r\nX-Pad: {'p' * (MAX_HEAD_BYTES - 512)}\r\n"
+                         f"Authorization: Bearer {webauth.TOKEN}\r\nConnection: close\r\n\r\n".encode())
+            assert _answer(sock).startswith(b"HTTP/1.1 200")
+        with _connect(srv.url) as sock:  # one header over it, all at once
+            sock.sendall(f"GET / HTTP/1.1\r\nHost: {host}\r\nX-Pad: {'p' * MAX_HEAD_BYTES}\r\n\r\n".encode())
+            assert _answer(sock).startswith(b"HTTP/1.1 400")
+        with _connect(srv.url) as sock:  # many small headers, in pieces, never finished
+            sock.sendall(f"GET / HTTP/1.1\r\nHost: {host}\r\n".encode())
+            for i in range(MAX_HEAD_BYTES // 64 + 2):
+                try:
+                    sock.sendall(f"X-H{i}: {'v' * 56}\r\n".encode())
+                except (BrokenPipeError, ConnectionResetError):
+                    break
+            assert _answer(sock).startswith(b"HTTP/1.1 400")
+        with _connect(srv.url) as sock:  # a value that never ends
+            sock.sendall(f"GET / HTTP/1.1\r\nHost: {host}\r\nX-Pad: ".encode())
+            try:
+                for _ in range(MAX_HEAD_BYTES // 1024 + 2):
+                    sock.sendall(b"q" * 1024)
+            except (BrokenPipeError, ConnectionResetError):
+                pass
+            assert _answer(sock).startswith(b"HTTP/1.1 400")
+        with _connect(srv.url) as sock:  # a kept-alive connection's next request too
+            assert _get(sock, host).startswith(b"HTTP/1.1 200")
+            sock.sendall(f"GET / HTTP/1.1\r\nHost: {host}\r\nX-Pad: {'p' * MAX_HEAD_BYTES}\r\n\r\n".encode())
+            assert _answer(sock).startswith(b"HTTP/1.1 400")

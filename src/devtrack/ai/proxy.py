@@ -18,12 +18,11 @@ headers, queries or bodies.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import logging
 import os
 import time
-from collections.abc import Awaitable, Callable, MutableMapping
+from collections.abc import Awaitable, Callable, Coroutine, MutableMapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -118,24 +117,37 @@ async def _hangup(receive: Receive) -> None:
         pass
 
 
-async def _unless_client_leaves(exchange: asyncio.Task[int], receive: Receive, progress: _Progress) -> int:
+async def _unless_client_leaves(exchange: Coroutine[Any, Any, int], receive: Receive, progress: _Progress) -> int:
     """The exchange's status, or 499 once the client hung up: then the exchange is cancelled.
 
     Why a race and not a check between chunks: a model can be silent for a long time (thinking
     before its first byte, or between two), and the upstream must hear of the hang-up then.
+    Why the exchange runs in this task and the watcher in another, not the other way round: a
+    new task starts only on the loop's next turn, and at load each turn waits behind every
+    other stream's events; the request goes upstream without waiting for one.
     """
+    this = asyncio.current_task()
+    assert this is not None
+    watching = True
+    hung_up = False
+
+    def cut(_: asyncio.Task[None]) -> None:
+        nonlocal hung_up
+        if watching and not progress.complete and not gone.cancelled():
+            hung_up = True
+            this.cancel()
+
     gone = asyncio.create_task(_hangup(receive))
+    gone.add_done_callback(cut)
     try:
-        await asyncio.wait({exchange, gone}, return_when=asyncio.FIRST_COMPLETED)
-        if exchange.done() or progress.complete:
-            return await exchange
-        return 499
+        return await exchange
+    except asyncio.CancelledError:
+        if hung_up and this.uncancel() == 0:
+            return 499
+        raise
     finally:
+        watching = False
         gone.cancel()
-        if not exchange.done():
-            exchange.cancel()
-            with contextlib.suppress(Exception):
-                await asyncio.gather(exchange, return_exceptions=True)
 
 
 class ProxyApp:
@@ -235,8 +247,7 @@ class ProxyApp:
         raw = client_headers((k.decode("latin-1"), v.decode("latin-1")) for k, v in scope.get("headers", []))
         redact.register([v for k, v in up.injected if k not in _NOT_SECRET])
         progress = _Progress()
-        exchange = asyncio.create_task(
-            self._exchange(provider, up, scope.get("method", "GET"), url, raw, body, send, progress))
+        exchange = self._exchange(provider, up, scope.get("method", "GET"), url, raw, body, send, progress)
         return await _unless_client_leaves(exchange, receive, progress)
 
     async def _exchange(self, provider: ProviderSpec, up: Upstream, method: str, url: str,

@@ -3,10 +3,13 @@
 We bind the socket ourselves so the real port is known before serving (``--port 0`` picks a
 free one, and the printed URL is always the one that works).
 
-Slow clients: uvicorn limits the size of a request's headers (h11's incomplete-event limit)
-and closes idle keep-alive connections, but it has no deadline for the headers themselves: a
-connection that sends half a request line, or one byte every few seconds, is kept forever
-(slowloris). :class:`HeaderDeadline` closes a connection whose request headers are not
+HTTP parsing is httptools (llhttp, in C), which bench/bench_proxy.py measured at about a
+sixth less CPU for the proxy than h11 under 200 streams. It has no limit on the size of a
+request's head: :class:`HeaderDeadline` refuses one over :data:`MAX_HEAD_BYTES` with a 400.
+
+Slow clients: uvicorn closes idle keep-alive connections, but it has no deadline for the
+headers themselves: a connection that sends half a request line, or one byte every few
+seconds, is kept forever (slowloris). :class:`HeaderDeadline` closes a connection whose request headers are not
 complete :data:`HEADER_TIMEOUT` seconds after it opened or after its previous response.
 
 It also closes, :data:`DRAIN_TIMEOUT` seconds after the answer, a connection whose request
@@ -34,8 +37,7 @@ import threading
 import time
 from typing import Any
 
-import h11
-from uvicorn.protocols.http.h11_impl import H11Protocol
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from .. import redact
 
@@ -45,10 +47,7 @@ HEADER_TIMEOUT = 10.0
 #: Seconds a connection stays open after a refused body's answer, for the client to read it.
 DRAIN_TIMEOUT = 2.0
 #: The event loop: uvloop where it is installed (a dependency except on Windows), else
-#: asyncio's. bench/bench_proxy.py measures both under 200 concurrent streams: uvloop costs
-#: the proxy about a tenth less CPU per stream. The HTTP parser stays h11: the header
-#: deadline above follows h11's connection states, and uvicorn's httptools protocol has no
-#: limit on the size of a request's head (see bench/bench_proxy.py for what it measured).
+#: asyncio's. bench/bench_proxy.py measures both under 200 concurrent streams.
 LOOP = "uvloop" if importlib.util.find_spec("uvloop") is not None else "asyncio"
 #: Largest request head (request line plus headers) in bytes; more is answered 400.
 MAX_HEAD_BYTES = 16 * 1024
@@ -65,41 +64,21 @@ def settle_heap() -> None:
     gc.freeze()
 
 
-class HeaderDeadline(H11Protocol):
-    """uvicorn's h11 protocol, plus a deadline for each request's headers and for draining a
-    refused body. Each deadline runs from when its phase began: sending a byte now and then
-    does not move it."""
+class _Deadlines:
+    """A deadline for each request's headers and for draining a refused body, kept by the
+    protocol that mixes this in. Each deadline runs from when its phase began: sending a byte
+    now and then does not move it."""
 
     header_timeout: float = HEADER_TIMEOUT
     drain_timeout: float = DRAIN_TIMEOUT
     _deadline: asyncio.TimerHandle | None = None
     _phase: str | None = None
-
-    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
-        super().connection_made(transport)
-        self._follow()
-
-    def data_received(self, data: bytes) -> None:
-        super().data_received(data)
-        self._follow()
-
-    def on_response_complete(self) -> None:
-        super().on_response_complete()
-        self._follow()
-
-    def connection_lost(self, exc: Exception | None) -> None:
-        self._set(None)
-        super().connection_lost(exc)
+    loop: asyncio.AbstractEventLoop
+    transport: asyncio.Transport
 
     def _current(self) -> str | None:
         """``head``: waiting for a request's headers; ``drain``: answered, the body still coming."""
-        if self.transport.is_closing():
-            return None
-        if self.conn.their_state is h11.IDLE:
-            return "head"
-        if self.conn.our_state in (h11.DONE, h11.MUST_CLOSE) and self.conn.their_state is h11.SEND_BODY:
-            return "drain"
-        return None  # the app has the request
+        raise NotImplementedError
 
     def _follow(self) -> None:
         phase = self._current()
@@ -119,6 +98,80 @@ class HeaderDeadline(H11Protocol):
         self._deadline = None
         if self._current() == phase:
             self.transport.close()
+
+
+class HeaderDeadline(_Deadlines, HttpToolsProtocol):
+    """uvicorn's httptools protocol (a C parser: a fifth less CPU per relayed stream than h11,
+    see bench/bench_proxy.py), plus the header and drain deadlines and a limit on the size of
+    a request's head (:data:`MAX_HEAD_BYTES`; httptools has none)."""
+
+    _head_done = False  # the current request's headers are parsed
+    _message_done = True  # the current request's body is read (none yet: nothing pending)
+    _head_bytes = 0  # bytes received since the current head began, until it is complete
+    _head_size = 0  # the current head's parsed size: request target, names and values
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        super().connection_made(transport)
+        self._follow()
+
+    def data_received(self, data: bytes) -> None:
+        if not self._head_done:
+            self._head_bytes += len(data)
+        super().data_received(data)
+        if not self._head_done and self._head_bytes > MAX_HEAD_BYTES and not self.transport.is_closing():
+            self._too_large()  # a head still arriving, already past the limit
+        self._follow()
+
+    def on_message_begin(self) -> None:
+        self._head_done = self._message_done = False
+        self._head_size = 0
+        super().on_message_begin()
+
+    def on_url(self, url: bytes) -> None:
+        self._count(len(url))
+        super().on_url(url)
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        self._count(len(name) + len(value) + 4)
+        super().on_header(name, value)
+
+    def on_headers_complete(self) -> None:
+        self._head_done = True
+        self._head_bytes = 0
+        super().on_headers_complete()
+
+    def on_message_complete(self) -> None:
+        self._message_done = True
+        super().on_message_complete()
+        self._follow()
+
+    def on_response_complete(self) -> None:
+        super().on_response_complete()
+        self._follow()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._set(None)
+        super().connection_lost(exc)
+
+    def _count(self, n: int) -> None:
+        """Refuse a head over the limit (raising in a parser callback is a parser error: 400)."""
+        self._head_size += n
+        if self._head_size > MAX_HEAD_BYTES:
+            raise ValueError("request head too large")
+
+    def _too_large(self) -> None:
+        self.logger.warning("Invalid HTTP request received.")
+        self.send_400_response("Invalid HTTP request received.")
+
+    def _current(self) -> str | None:
+        if self.transport.is_closing():
+            return None
+        cycle = self.cycle
+        if not self._head_done or (cycle is not None and cycle.response_complete and self._message_done):
+            return "head"
+        if cycle is not None and cycle.response_complete and not self._message_done:
+            return "drain"
+        return None  # the app has the request
 
 
 def bind_socket(host: str, port: int) -> socket.socket:
@@ -201,7 +254,7 @@ def make_server(app: Any, *, log_level: str = "warning", access_log: bool = Fals
     config = uvicorn.Config(
         app, log_level=log_level, access_log=access_log, proxy_headers=False,
         server_header=False, date_header=False, lifespan="off", http=protocol,
-        h11_max_incomplete_event_size=MAX_HEAD_BYTES, loop=loop,
+        loop=loop,
         timeout_graceful_shutdown=SHUTDOWN_GRACE,
     )
     server = _server_class()(config)
