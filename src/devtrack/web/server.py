@@ -9,8 +9,8 @@ request's head: :class:`HeaderDeadline` refuses one over :data:`MAX_HEAD_BYTES` 
 
 Slow clients: uvicorn closes idle keep-alive connections, but it has no deadline for the
 headers themselves: a connection that sends half a request line, or one byte every few
-seconds, is kept forever (slowloris). :class:`HeaderDeadline` closes a connection whose request headers are not
-complete :data:`HEADER_TIMEOUT` seconds after it opened or after its previous response.
+seconds, is kept forever (slowloris). :class:`HeaderDeadline` closes a connection whose
+request headers are not complete :data:`HEADER_TIMEOUT` seconds after it opened or after its previous response.
 
 It also closes, :data:`DRAIN_TIMEOUT` seconds after the answer, a connection whose request
 body was refused before it was read (a 413): closing at once, with the body still arriving,
@@ -64,46 +64,16 @@ def settle_heap() -> None:
     gc.freeze()
 
 
-class _Deadlines:
-    """A deadline for each request's headers and for draining a refused body, kept by the
-    protocol that mixes this in. Each deadline runs from when its phase began: sending a byte
-    now and then does not move it."""
+class HeaderDeadline(HttpToolsProtocol):
+    """uvicorn's httptools protocol, plus a deadline for each request's headers and for
+    draining a refused body, and a limit on the size of a request's head (:data:`MAX_HEAD_BYTES`;
+    httptools has none). Each deadline runs from when its phase began: sending a byte now and
+    then does not move it."""
 
     header_timeout: float = HEADER_TIMEOUT
     drain_timeout: float = DRAIN_TIMEOUT
     _deadline: asyncio.TimerHandle | None = None
     _phase: str | None = None
-    loop: asyncio.AbstractEventLoop
-    transport: asyncio.Transport
-
-    def _current(self) -> str | None:
-        """``head``: waiting for a request's headers; ``drain``: answered, the body still coming."""
-        raise NotImplementedError
-
-    def _follow(self) -> None:
-        phase = self._current()
-        if phase != self._phase:
-            self._set(phase)
-
-    def _set(self, phase: str | None) -> None:
-        if self._deadline is not None:
-            self._deadline.cancel()
-            self._deadline = None
-        self._phase = phase
-        if phase is not None:
-            seconds = self.header_timeout if phase == "head" else self.drain_timeout
-            self._deadline = self.loop.call_later(seconds, self._expire, phase)
-
-    def _expire(self, phase: str) -> None:
-        self._deadline = None
-        if self._current() == phase:
-            self.transport.close()
-
-
-class HeaderDeadline(_Deadlines, HttpToolsProtocol):
-    """uvicorn's httptools protocol (a C parser: a fifth less CPU per relayed stream than h11,
-    see bench/bench_proxy.py), plus the header and drain deadlines and a limit on the size of
-    a request's head (:data:`MAX_HEAD_BYTES`; httptools has none)."""
 
     _head_done = False  # the current request's headers are parsed
     _message_done = True  # the current request's body is read (none yet: nothing pending)
@@ -164,6 +134,7 @@ class HeaderDeadline(_Deadlines, HttpToolsProtocol):
         self.send_400_response("Invalid HTTP request received.")
 
     def _current(self) -> str | None:
+        """``head``: waiting for a request's headers; ``drain``: answered, the body still coming."""
         if self.transport.is_closing():
             return None
         cycle = self.cycle
@@ -172,6 +143,25 @@ class HeaderDeadline(_Deadlines, HttpToolsProtocol):
         if cycle is not None and cycle.response_complete and not self._message_done:
             return "drain"
         return None  # the app has the request
+
+    def _follow(self) -> None:
+        phase = self._current()
+        if phase != self._phase:
+            self._set(phase)
+
+    def _set(self, phase: str | None) -> None:
+        if self._deadline is not None:
+            self._deadline.cancel()
+            self._deadline = None
+        self._phase = phase
+        if phase is not None:
+            seconds = self.header_timeout if phase == "head" else self.drain_timeout
+            self._deadline = self.loop.call_later(seconds, self._expire, phase)
+
+    def _expire(self, phase: str) -> None:
+        self._deadline = None
+        if self._current() == phase:
+            self.transport.close()
 
 
 def bind_socket(host: str, port: int) -> socket.socket:
